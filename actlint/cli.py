@@ -1,0 +1,152 @@
+"""Command line: ``actlint model.py`` (and ``python -m actlint``).
+
+Exit codes (ruff's): 0 nothing at or above ``--fail-on``; 1 findings; 2 usage, load or
+internal error. Errors are one line on stderr, never a traceback (set ``ACTLINT_DEBUG=1``
+to see one).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Sequence
+
+import click
+
+from actlint import __version__
+from actlint.errors import UserError, one_line
+from actlint.findings import Severity
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _split_codes(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(c.strip() for v in values for c in v.split(",") if c.strip())
+
+
+def _parse_severity_overrides(values: Sequence[str]) -> dict[str, Severity]:
+    overrides: dict[str, Severity] = {}
+    for item in _split_codes(values):
+        rule, sep, level = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} should look like ACT101=warning", param_hint="--severity")
+        try:
+            overrides[rule.strip().upper()] = Severity.parse(level)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--severity") from None
+    return overrides
+
+
+class _DefaultToCheck(click.Group):
+    """``actlint model.py`` means ``actlint check model.py`` (subcommands: rules, explain)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["check", *args]
+        elif not args:
+            args = ["check"]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="actlint")
+def main() -> None:
+    """actlint: will this network train? Lint PyTorch model architectures.
+
+    \b
+    Usage: actlint [OPTIONS] PATH...       lint files, file.py::Name, directories
+           actlint rules                  list the rules
+    """
+
+
+@main.command("check")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the report to this file instead of stdout.")
+@click.option("--select", multiple=True, help="Rule IDs or prefixes to enable (e.g. ACT1,ACT201).")
+@click.option("--ignore", multiple=True, help="Rule IDs or prefixes to disable.")
+@click.option("--severity", "severity_overrides", multiple=True, metavar="RULE=LEVEL",
+              help="Override a rule's severity, e.g. ACT203=error.")
+@click.option("--fail-on", type=click.Choice(["info", "warning", "error"]), default="warning",
+              show_default=True, help="Lowest severity that makes the exit code 1.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported.")
+@click.option("--input-shape", multiple=True, metavar="N,C,H,W",
+              help="Example input shape (repeat for several inputs).")
+@click.option("--input-dtype", default=None, help="dtype of --input-shape tensors (float32, int64, ...).")
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=8, show_default=True,
+              help="Batch size of inferred example inputs.")
+def check(
+    paths: tuple[str, ...],
+    output_format: str,
+    output: str | None,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    severity_overrides: tuple[str, ...],
+    fail_on: str,
+    exit_zero: bool,
+    input_shape: tuple[str, ...],
+    input_dtype: str | None,
+    batch_size: int,
+) -> None:
+    """Lint the models in PATH... (files, file.py::Name, directories)."""
+    from actlint.engine import RuleSelection, validate_codes
+    from actlint.inputs import parse_dtype, parse_shape
+    from actlint.pipeline import LintOptions, lint_paths
+    from actlint.report import get_reporter
+    from actlint.rules.registry import default_registry
+
+    try:
+        registry = default_registry()
+        selection = RuleSelection(
+            select=validate_codes(_split_codes(select), registry, "--select") or ("ACT",),
+            ignore=validate_codes(_split_codes(ignore), registry, "--ignore"),
+            severity=_parse_severity_overrides(severity_overrides),
+        )
+        options = LintOptions(
+            selection=selection,
+            input_shapes=tuple(parse_shape(s) for s in input_shape),
+            input_dtype=parse_dtype(input_dtype) if input_dtype else None,
+            batch_size=batch_size,
+        )
+        run = lint_paths(paths, options, registry)
+    except (UserError, ValueError) as exc:
+        _fail(str(exc))
+    except click.ClickException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an internal error is still one line and exit 2
+        _internal_error(exc)
+
+    reporter = get_reporter(output_format)
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            reporter(run, fh)
+    else:
+        reporter(run, sys.stdout)
+    if output_format != "text":
+        # Machine formats keep stdout clean; errors still reach humans on stderr.
+        for error in run.errors:
+            click.echo(f"error: {error.message}", err=True)
+    sys.exit(run.exit_code(Severity.parse(fail_on), exit_zero))
+
+
+@main.command("rules")
+def list_rules() -> None:
+    """List every rule with its ID, name, default severity and summary."""
+    from actlint.rules.registry import default_registry
+
+    for rule in default_registry():
+        click.echo(f"{rule.id}  {rule.name:<32} {rule.severity.label:<8} {rule.summary}")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"actlint: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _internal_error(exc: BaseException) -> None:
+    if os.environ.get("ACTLINT_DEBUG"):
+        traceback.print_exc()
+    _fail(f"internal error: {one_line(exc)} (set ACTLINT_DEBUG=1 for a traceback)")

@@ -1,0 +1,97 @@
+"""The rule engine: choose rules, run them over a GraphView, and collect findings.
+
+Selection follows ruff: ``select`` and ``ignore`` take rule IDs or prefixes (``ACT2``);
+the most specific matching entry wins, and on a tie ``ignore`` wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+from actlint.errors import one_line
+from actlint.findings import Finding, Severity
+from actlint.rules.base import Rule, RuleContext
+from actlint.rules.registry import RuleRegistry
+
+
+@dataclass(frozen=True)
+class RuleSelection:
+    """Which rules run, at which severity, with which options."""
+
+    select: tuple[str, ...] = ("ACT",)
+    ignore: tuple[str, ...] = ()
+    severity: Mapping[str, Severity] = field(default_factory=dict)  # rule id -> severity
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # rule id -> options
+
+    def enabled(self, rule_id: str) -> bool:
+        best_select = max((len(p) for p in self.select if _matches(rule_id, p)), default=-1)
+        best_ignore = max((len(p) for p in self.ignore if _matches(rule_id, p)), default=-1)
+        return best_select > best_ignore
+
+
+def _matches(rule_id: str, prefix: str) -> bool:
+    prefix = prefix.strip().upper()
+    return prefix in ("ALL", "") or rule_id.upper().startswith(prefix)
+
+
+def validate_codes(codes: Iterable[str], registry: RuleRegistry, what: str) -> tuple[str, ...]:
+    """Normalise rule selectors; unknown codes or prefixes are a usage error."""
+    out = []
+    for code in codes:
+        code = code.strip().upper()
+        if not code:
+            continue
+        if code != "ALL" and not any(r.startswith(code) for r in registry.ids):
+            raise ValueError(f"{what}: {code!r} matches no rule (rules are ACT101..., see `actlint rules`)")
+        out.append(code)
+    return tuple(out)
+
+
+def instantiate_rules(registry: RuleRegistry, selection: RuleSelection) -> list[Rule]:
+    """Rule instances for the enabled rules, with severity overrides and options applied."""
+    for rule_id in list(selection.severity) + list(selection.options):
+        if rule_id not in registry:
+            raise ValueError(f"unknown rule {rule_id!r} in configuration")
+    rules = []
+    for cls in registry:
+        if not selection.enabled(cls.id):
+            continue
+        rules.append(cls(severity=selection.severity.get(cls.id), **dict(selection.options.get(cls.id, {}))))
+    return rules
+
+
+@dataclass
+class RuleOutcome:
+    """Findings of one model plus the rules that could not run and why."""
+
+    findings: list[Finding] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # rule id -> reason
+    crashed: dict[str, str] = field(default_factory=dict)  # rule id -> exception (an internal error)
+
+
+def missing_requirement(rule: Rule, ctx: RuleContext) -> str | None:
+    """Why ``rule`` cannot run on this model, or None."""
+    if "dataflow" in rule.requires and not ctx.graph.has_dataflow:
+        return "needs the dataflow graph (fx could not trace the model)"
+    if "shapes" in rule.requires and not ctx.graph.has_shapes:
+        return "needs shapes (no example inputs)"
+    if "probe" in rule.requires and ctx.probe is None:
+        return "needs the probe run"
+    return None
+
+
+def run_rules(rules: Iterable[Rule], make_context: Callable[[Rule], RuleContext]) -> RuleOutcome:
+    """Run each rule once; a rule that crashes is reported, it does not stop the others."""
+    outcome = RuleOutcome()
+    for rule in rules:
+        ctx = make_context(rule)
+        reason = missing_requirement(rule, ctx)
+        if reason:
+            outcome.skipped[rule.id] = reason
+            continue
+        try:
+            outcome.findings.extend(rule.check(ctx))
+        except Exception as exc:  # noqa: BLE001 - a rule bug must not lose the other findings
+            outcome.crashed[rule.id] = one_line(exc)
+    return outcome

@@ -1,0 +1,25 @@
+"""Errors that end a lint run (or one file of it) with a one-line message and exit code 2."""
+
+
+class UserError(Exception):
+    """A problem with the user's input (file, model, flags, config).
+
+    The message is shown to the user as a single line, without a traceback.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None) -> None:
+        super().__init__(" ".join(str(message).split()))
+        self.file = file
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+def one_line(exc: BaseException) -> str:
+    """Render an exception as ``TypeName: message`` on one line (for user-facing errors)."""
+    text = " ".join(str(exc).split())
+    name = type(exc).__name__
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{name}: {text}" if text else name

@@ -1,0 +1,272 @@
+"""Example inputs for a model: from the user, from the file, or inferred from the first layer.
+
+Resolution order (first that applies):
+
+1. ``--input-shape 8,3,224,224`` (repeatable for several inputs) with ``--input-dtype``;
+2. a module-level ``example_inputs()`` in the user's file returning a tensor or a tuple;
+3. the model's ``example_input_array`` attribute (PyTorch Lightning's convention);
+4. inference from the first layer the input reaches (Linear, Conv1d/2d/3d, Embedding ->
+   integer tokens, RNN/LSTM/GRU honouring ``batch_first``, norms), trying candidate sizes
+   with fake tensors (no real compute) until the forward pass type-checks.
+
+If nothing works, :class:`InputResolution` carries ``inputs=None`` and the reason plus the
+flag that fixes it, so static rules still run and the probe reports itself as skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn as nn
+
+from actlint import ops
+from actlint.errors import UserError, one_line
+from actlint.graph import GraphView, OpNode
+from actlint.safety import preserved
+
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32, "float": torch.float32, "float64": torch.float64, "double": torch.float64,
+    "float16": torch.float16, "half": torch.float16, "bfloat16": torch.bfloat16,
+    "int64": torch.int64, "long": torch.int64, "int32": torch.int32, "int": torch.int32,
+    "bool": torch.bool,
+}
+
+# Spatial sizes tried for conv inputs: 64 first (cheap and large enough for most CNNs),
+# then the sizes fixed-resolution models (ViT 224, Inception 299, CIFAR 32, MNIST 28) need.
+_SPATIAL_SIZES = (64, 224, 32, 28, 299, 128, 96, 256, 16, 48, 112, 8)
+_SEQUENCE_LENGTHS = (16, 32, 64, 128, 8, 256, 512, 1)
+
+
+@dataclass(frozen=True)
+class InputResolution:
+    """The example inputs (or why there are none) and where they came from."""
+
+    inputs: tuple[Any, ...] | None
+    source: str  # "--input-shape", "example_inputs()", "example_input_array", "inferred", "none"
+    note: str = ""  # how they were inferred, or why they could not be
+
+    def describe(self) -> str:
+        if self.inputs is None:
+            return self.note
+        shapes = ", ".join(_describe_value(x) for x in self.inputs)
+        return f"{shapes} ({self.source}{': ' + self.note if self.note else ''})"
+
+
+def _describe_value(x: Any) -> str:
+    if isinstance(x, torch.Tensor):
+        dims = "x".join(str(d) for d in x.shape)
+        return f"{str(x.dtype).replace('torch.', '')}[{dims}]"
+    return type(x).__name__
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"8,3,224,224"`` (or ``8x3x224x224``) -> ``(8, 3, 224, 224)``; UserError when malformed."""
+    parts = [p for p in text.replace("x", ",").replace(" ", "").split(",") if p]
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        raise UserError(f"--input-shape {text!r} is not a list of integers such as 8,3,224,224") from None
+    if not shape or any(d <= 0 for d in shape):
+        raise UserError(f"--input-shape {text!r} must list positive sizes such as 8,3,224,224")
+    return shape
+
+
+def parse_dtype(text: str) -> torch.dtype:
+    try:
+        return DTYPES[text.strip().lower()]
+    except KeyError:
+        raise UserError(f"--input-dtype {text!r} is not one of {', '.join(sorted(DTYPES))}") from None
+
+
+def make_tensor(shape: Sequence[int], dtype: torch.dtype, *, high: int = 2) -> torch.Tensor:
+    """A random example tensor; integer dtypes get values in ``[0, high)`` (valid token ids)."""
+    if dtype.is_floating_point:
+        return torch.randn(*shape, dtype=dtype)
+    if dtype == torch.bool:
+        return torch.ones(*shape, dtype=torch.bool)
+    return torch.randint(0, max(1, high), tuple(shape), dtype=dtype)
+
+
+def resolve_inputs(
+    model: nn.Module,
+    graph: GraphView | None,
+    *,
+    namespace: dict[str, Any],
+    shapes: Sequence[tuple[int, ...]] = (),
+    dtype: torch.dtype | None = None,
+    batch_size: int = 8,
+) -> InputResolution:
+    """Find example inputs for ``model`` (see the module docstring for the order)."""
+    if shapes:
+        chosen = dtype or torch.float32
+        high = _vocab_size(model, graph) if not chosen.is_floating_point else 2
+        return InputResolution(tuple(make_tensor(s, chosen, high=high) for s in shapes), "--input-shape")
+    factory = namespace.get("example_inputs")
+    if callable(factory):
+        try:
+            value = factory()
+        except Exception as exc:  # noqa: BLE001 - the user's helper failed
+            raise UserError(f"example_inputs() raised {one_line(exc)}") from None
+        return InputResolution(_as_tuple(value, "example_inputs()"), "example_inputs()")
+    array = getattr(model, "example_input_array", None)
+    if array is not None:
+        return InputResolution(_as_tuple(array, "example_input_array"), "example_input_array")
+    if graph is None or not graph.has_dataflow:
+        return InputResolution(
+            None, "none", "no example inputs: the model could not be traced; pass --input-shape"
+        )
+    return infer_inputs(model, graph, batch_size=batch_size)
+
+
+def _as_tuple(value: Any, what: str) -> tuple[Any, ...]:
+    if isinstance(value, torch.Tensor):
+        return (value,)
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    if isinstance(value, dict):
+        raise UserError(f"{what} returned a dict; return a tuple of positional inputs")
+    raise UserError(f"{what} returned {type(value).__name__}; return a tensor or a tuple of tensors")
+
+
+def _vocab_size(model: nn.Module, graph: GraphView | None) -> int:
+    sizes = [m.num_embeddings for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))]
+    return min(sizes) if sizes else 2
+
+
+def _required_placeholders(graph: GraphView) -> list[OpNode]:
+    """forward() parameters without a default value."""
+    return [p for p in graph.placeholders if not p.args and not str(p.target).startswith("*")]
+
+
+def _first_layer(graph: GraphView, start: OpNode) -> OpNode | None:
+    """The first layer with a known input layout that the input reaches."""
+    interesting = ops.WEIGHT_LAYERS | ops.NORMALIZATION
+    reached = graph.walk_forward(start, through=set(ops.RESHAPE | ops.DROPOUT | {"cast", "pad"}))
+    for node in reached:
+        if node.kind in interesting and node.module is not None:
+            return node
+    # The input may pass through other ops first (scaling, masking): follow the earliest path.
+    frontier = sorted(reached, key=lambda n: n.index)
+    seen = {n.index for n in frontier}
+    while frontier:
+        node = frontier.pop(0)
+        if node.kind in interesting and node.module is not None:
+            return node
+        for s in graph.succs(node):
+            if s.index not in seen:
+                seen.add(s.index)
+                frontier.append(s)
+        frontier.sort(key=lambda n: n.index)
+    return None
+
+
+def _candidates(layer: OpNode, batch: int) -> tuple[list[Callable[[], torch.Tensor]], str]:
+    """Candidate input builders for the first layer, most likely first, and a description."""
+    m = layer.module
+    floats = torch.float32
+    cands: list[Callable[[], torch.Tensor]] = []
+    if isinstance(m, (nn.Embedding, nn.EmbeddingBag)):
+        vocab = m.num_embeddings
+        for t in _SEQUENCE_LENGTHS:
+            cands.append(lambda t=t: torch.randint(0, vocab, (batch, t)))
+        return cands, f"integer token ids below {vocab} for {type(m).__name__}({vocab}, ...)"
+    if isinstance(m, (nn.RNNBase,)):
+        features = m.input_size
+        for t in _SEQUENCE_LENGTHS:
+            shape = (batch, t, features) if m.batch_first else (t, batch, features)
+            cands.append(lambda s=shape: torch.randn(*s))
+        layout = "batch, time, features" if m.batch_first else "time, batch, features"
+        return cands, f"({layout}) for {type(m).__name__}(input_size={features})"
+    if isinstance(m, (nn.RNNCellBase,)):
+        return [lambda: torch.randn(batch, m.input_size)], f"(batch, {m.input_size}) for {type(m).__name__}"
+    if isinstance(m, nn.modules.conv._ConvNd):
+        channels = m.in_channels
+        dims = len(m.kernel_size)
+        sizes = (16, 32, 8, 64) if dims == 3 else _SPATIAL_SIZES
+        for s in sizes:
+            shape = (batch, channels) + (s,) * dims
+            cands.append(lambda shape=shape: torch.randn(*shape, dtype=floats))
+        return cands, f"{dims}-d images with {channels} channels for {type(m).__name__}"
+    if isinstance(m, (nn.Linear, nn.Bilinear)):
+        features = m.in_features if isinstance(m, nn.Linear) else m.in1_features
+        cands.append(lambda: torch.randn(batch, features))
+        for t in _SEQUENCE_LENGTHS:
+            cands.append(lambda t=t: torch.randn(batch, t, features))
+        return cands, f"{features} features for {type(m).__name__}(in_features={features})"
+    if isinstance(m, nn.MultiheadAttention):
+        e = m.embed_dim
+        for t in _SEQUENCE_LENGTHS:
+            shape = (batch, t, e) if m.batch_first else (t, batch, e)
+            cands.append(lambda s=shape: torch.randn(*s))
+        return cands, f"sequences of {e}-d embeddings for MultiheadAttention"
+    if isinstance(m, (nn.Transformer, nn.TransformerEncoder, nn.TransformerEncoderLayer)):
+        layer0 = m if isinstance(m, nn.TransformerEncoderLayer) else next(
+            (x for x in m.modules() if isinstance(x, nn.TransformerEncoderLayer)), None
+        )
+        if layer0 is not None:
+            e = layer0.self_attn.embed_dim
+            first = layer0.self_attn.batch_first
+            for t in _SEQUENCE_LENGTHS:
+                shape = (batch, t, e) if first else (t, batch, e)
+                cands.append(lambda s=shape: torch.randn(*s))
+            return cands, f"sequences of {e}-d embeddings for {type(m).__name__}"
+    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+        c = m.num_features
+        for shape in [(batch, c), (batch, c, 32), (batch, c, 64, 64), (batch, c, 32, 32), (batch, c, 16, 16, 16)]:
+            cands.append(lambda s=shape: torch.randn(*s))
+        return cands, f"{c} channels for {type(m).__name__}"
+    if isinstance(m, nn.LayerNorm):
+        tail = tuple(m.normalized_shape)
+        cands.append(lambda: torch.randn(batch, *tail))
+        for t in _SEQUENCE_LENGTHS:
+            cands.append(lambda t=t: torch.randn(batch, t, *tail))
+        return cands, f"inputs ending in {tail} for LayerNorm"
+    return [], ""
+
+
+def infer_inputs(model: nn.Module, graph: GraphView, *, batch_size: int = 8) -> InputResolution:
+    """Infer inputs from the first layer, type-checking candidates with fake tensors."""
+    required = _required_placeholders(graph)
+    hint = "pass --input-shape (e.g. --input-shape 8,3,224,224) or define example_inputs() in the file"
+    if len(required) != 1:
+        return InputResolution(
+            None, "none", f"cannot infer inputs: forward() takes {len(required)} required inputs; {hint}"
+        )
+    layer = _first_layer(graph, required[0])
+    if layer is None:
+        return InputResolution(None, "none", f"cannot infer inputs: no layer with a known input size; {hint}")
+    builders, description = _candidates(layer, batch_size)
+    if not builders:
+        return InputResolution(
+            None, "none",
+            f"cannot infer inputs for first layer {layer.describe()} ({type(layer.module).__name__}); {hint}",
+        )
+    last_error = ""
+    for build in builders:
+        candidate = build()
+        ok, error = type_checks(model, (candidate,))
+        if ok:
+            return InputResolution((candidate,), "inferred", f"{description} at {layer.describe()}")
+        last_error = error
+    return InputResolution(
+        None, "none",
+        f"cannot infer inputs: no candidate shape for {layer.describe()} type-checked ({last_error}); {hint}",
+    )
+
+
+def type_checks(model: nn.Module, inputs: tuple[Any, ...]) -> tuple[bool, str]:
+    """Run the forward pass on fake tensors (shapes only, no compute); the model is untouched."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    try:
+        with preserved(model):
+            model.eval()
+            mode = FakeTensorMode(allow_non_fake_inputs=True)
+            fake = tuple(mode.from_tensor(x) if isinstance(x, torch.Tensor) else x for x in inputs)
+            with mode, torch.no_grad():
+                model(*fake)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not this shape"
+        return False, one_line(exc)
+    return True, ""

@@ -1,0 +1,142 @@
+"""The pipeline, in one direction: load -> trace -> static rules -> probe -> measured rules -> results.
+
+Each stage lives in its own module; this module only wires them together and turns
+per-file failures into :class:`~actlint.results.RunError` so one bad file never stops
+the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from actlint.engine import RuleSelection, instantiate_rules, run_rules
+from actlint.errors import UserError
+from actlint.findings import Finding
+from actlint.inputs import resolve_inputs
+from actlint.loader import LoadedModel, display_path, iter_python_files, load_models, mentions_model, split_selector
+from actlint.location import SourceLocation
+from actlint.results import LintRun, ModelResult, RunError
+from actlint.rules.base import Rule, RuleContext
+from actlint.rules.registry import RuleRegistry, default_registry
+from actlint.trace import propagate_shapes, trace_model
+
+
+@dataclass(frozen=True)
+class LintOptions:
+    """Everything that shapes a run (CLI flags and configuration merged)."""
+
+    selection: RuleSelection = field(default_factory=RuleSelection)
+    input_shapes: tuple[tuple[int, ...], ...] = ()
+    input_dtype: torch.dtype | None = None
+    batch_size: int = 8
+    exclude: tuple[str, ...] = ()
+
+
+def expand_targets(args: Sequence[str], exclude: tuple[str, ...] = ()) -> list[tuple[str, bool]]:
+    """Files to lint from CLI arguments: ``(target, from_directory)`` pairs.
+
+    Directories are walked; files found there that do not mention torch models are
+    skipped (a cheap text check) and files without models are not an error.
+    """
+    targets: list[tuple[str, bool]] = []
+    for arg in args:
+        path, selector = split_selector(arg)
+        p = Path(path)
+        if selector is None and p.is_dir():
+            for f in iter_python_files(p, exclude):
+                if mentions_model(f):
+                    targets.append((str(f), True))
+        else:
+            targets.append((arg, False))
+    return targets
+
+
+def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry | None = None) -> LintRun:
+    """Lint every model in ``args`` (files, ``file.py::Name`` selectors, directories)."""
+    registry = registry or default_registry()
+    rules = instantiate_rules(registry, options.selection)
+    run = LintRun()
+    for target, from_directory in expand_targets(args, options.exclude):
+        try:
+            models = load_models(target)
+        except UserError as exc:
+            if from_directory and "no model found" in exc.message:
+                continue
+            run.errors.append(RunError(exc.file or split_selector(target)[0], exc.message))
+            continue
+        for loaded in models:
+            try:
+                run.models.append(lint_model(loaded, rules, options))
+            except UserError as exc:
+                run.errors.append(RunError(loaded.file.display, f"{loaded.name}: {exc.message}"))
+    return run
+
+
+def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions) -> ModelResult:
+    """Run the whole pipeline on one model."""
+    model = loaded.model
+    traced = trace_model(model, user_file=loaded.file.path)
+    graph = traced.graph
+    resolution = resolve_inputs(
+        model,
+        graph,
+        namespace=loaded.file.namespace,
+        shapes=options.input_shapes,
+        dtype=options.input_dtype,
+        batch_size=options.batch_size,
+    )
+    if resolution.inputs is not None and traced.graph_module is not None:
+        propagate_shapes(traced.graph_module, graph, resolution.inputs)
+
+    static_rules = [r for r in rules if not r.is_measured]
+    outcome = run_rules(static_rules, lambda rule: RuleContext(rule, graph, loaded.file))
+    findings = [_displayed(f, loaded) for f in outcome.findings]
+
+    # No probe yet: every finding states why it has no measurement behind it.
+    by_id = {r.id: r for r in rules}
+    findings = [
+        f.with_probe(by_id[f.rule].confirm(f, RuleContext(by_id[f.rule], graph, loaded.file)))
+        for f in findings
+    ]
+    findings.sort(key=Finding.sort_key)
+    notes = list(graph.notes)
+    for rule_id, reason in sorted(outcome.skipped.items()):
+        notes.append(f"{rule_id} not run: {reason}")
+    if outcome.crashed:
+        rule_id, error = sorted(outcome.crashed.items())[0]
+        raise UserError(f"internal error in rule {rule_id}: {error}")
+    return ModelResult(
+        name=loaded.name,
+        file=loaded.file.display,
+        trace=graph.trace_method,
+        inputs=resolution.describe(),
+        parameters=sum(p.numel() for p in model.parameters()),
+        findings=findings,
+        notes=notes,
+        skipped_rules=dict(outcome.skipped),
+        probe={"status": "not-run", "reason": "the probe is not part of this run"},
+        graph=graph,
+    )
+
+
+def _displayed(finding: Finding, loaded: LoadedModel) -> Finding:
+    """Show locations in the user's file with the path as the user wrote it."""
+    loc = finding.location
+    if loc is None:
+        return replace(finding, location=SourceLocation(loaded.file.display, 1, 1))
+    if loc.file == str(loaded.file.path):
+        loc = SourceLocation(loaded.file.display, loc.line, loc.column)
+    else:
+        loc = SourceLocation(display_path(Path(loc.file)), loc.line, loc.column)
+    related = tuple(
+        SourceLocation(loaded.file.display, r.line, r.column) if r.file == str(loaded.file.path) else r
+        for r in finding.related
+    )
+    return replace(finding, location=loc, related=related)
+
+
+__all__ = ["LintOptions", "lint_paths", "lint_model", "expand_targets"]

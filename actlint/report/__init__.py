@@ -1,0 +1,25 @@
+"""Output formats, one module each (ruff style): text, json (more arrive as modules)."""
+
+from __future__ import annotations
+
+from typing import Callable, TextIO
+
+from actlint.results import LintRun
+
+Reporter = Callable[[LintRun, TextIO], None]
+
+
+def get_reporter(name: str) -> Reporter:
+    """The reporter for ``--format NAME`` (imported lazily)."""
+    if name == "text":
+        from actlint.report.text import write_text
+
+        return write_text
+    if name == "json":
+        from actlint.report.json import write_json
+
+        return write_json
+    raise ValueError(f"unknown format {name!r}")
+
+
+FORMATS = ("text", "json")

@@ -1,0 +1,68 @@
+"""``--format json``: the public JSON contract (see shared/DESIGN.md, "Outputs").
+
+stdout holds only this document. Every finding is a dict with a ``rule`` key.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from actlint import SCHEMA_VERSION, __version__
+from actlint.findings import Finding
+from actlint.results import LintRun, ModelResult
+
+
+def finding_to_json(f: Finding) -> dict[str, Any]:
+    loc = f.location
+    probe = f.probe.to_json() if f.probe else {"status": "not-probed", "evidence": "", "metrics": {}}
+    return {
+        "rule": f.rule,
+        "name": f.name,
+        "severity": f.severity.label,
+        "message": f.message,
+        "module": f.module,
+        "file": loc.file if loc else None,
+        "line": loc.line if loc else None,
+        "column": loc.column if loc else None,
+        "probe": probe,
+        "related": [{"file": r.file, "line": r.line, "column": r.column} for r in f.related],
+        "suppressed": f.suppressed,
+    }
+
+
+def model_to_json(m: ModelResult) -> dict[str, Any]:
+    return {
+        "name": m.name,
+        "file": m.file,
+        "trace": m.trace,
+        "inputs": m.inputs,
+        "parameters": m.parameters,
+        "notes": list(m.notes),
+        "probe": m.probe,
+        "findings": [finding_to_json(f) for f in m.findings],
+    }
+
+
+def run_to_json(run: LintRun) -> dict[str, Any]:
+    return {
+        "version": SCHEMA_VERSION,
+        "tool": {"name": "actlint", "version": __version__},
+        "models": [model_to_json(m) for m in run.models],
+        "errors": [{"file": e.file, "message": e.message} for e in run.errors],
+        "summary": run.counts(),
+    }
+
+
+def write_json(run: LintRun, out: TextIO) -> None:
+    json.dump(run_to_json(run), out, indent=2, default=_default)
+    out.write("\n")
+
+
+def _default(value: Any) -> Any:
+    """Make numpy/torch scalars and other odd values JSON-safe."""
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)

@@ -1,0 +1,62 @@
+"""The default text format: ``path:line:col: ACT101 [error] message``, evidence, summary.
+
+Colour only when writing to a terminal (and never when ``NO_COLOR`` is set).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TextIO
+
+from actlint.findings import Finding, ProbeStatus, Severity
+from actlint.results import LintRun
+
+_COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
+
+
+def _use_color(out: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+
+def format_finding(f: Finding, color: bool = False) -> list[str]:
+    loc = f.location
+    where = f"{loc.file}:{loc.line}:{loc.column}" if loc else "<unknown>"
+    sev = _paint(f"[{f.severity.label}]", _COLORS[f.severity], color)
+    rule = _paint(f.rule, "1", color)
+    lines = [f"{_paint(where, '1', color)}: {rule} {sev} {f.message}"]
+    if f.probe and f.probe.evidence and f.probe.status != ProbeStatus.STRUCTURAL:
+        lines.append(f"    probe: {f.probe.evidence}")
+    for r in f.related:
+        lines.append(f"    see: {r.file}:{r.line}:{r.column}")
+    return lines
+
+
+def write_text(run: LintRun, out: TextIO) -> None:
+    color = _use_color(out)
+    for m in run.models:
+        for f in m.active_findings():
+            out.write("\n".join(format_finding(f, color)) + "\n")
+        for note in m.notes:
+            out.write(f"{m.selector}: note: {note}\n")
+    for e in run.errors:
+        out.write(f"{_paint('error', '31;1', color)}: {e.message}\n")
+    counts = run.counts()
+    total = sum(counts.values())
+    models = len(run.models)
+    parts = ", ".join(f"{n} {label}{'s' if n != 1 else ''}" for label, n in counts.items() if n)
+    summary = f"Found {total} problem{'s' if total != 1 else ''}" + (f" ({parts})" if parts else "")
+    summary += f" in {models} model{'s' if models != 1 else ''}"
+    if run.errors:
+        summary += f"; {len(run.errors)} file{'s' if len(run.errors) != 1 else ''} could not be linted"
+    if total == 0 and not run.errors:
+        summary = f"All checks passed ({models} model{'s' if models != 1 else ''})."
+    out.write(_paint(summary, "1", color) + "\n")

@@ -1,0 +1,68 @@
+"""The outcome of a lint run, as every output format sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from actlint.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from actlint.graph import GraphView
+
+
+@dataclass
+class ModelResult:
+    """Everything actlint learned about one model."""
+
+    name: str  # the selector name (class, factory or instance)
+    file: str  # the file as displayed to the user
+    trace: str  # "fx" or "module-tree"
+    inputs: str  # description of the example inputs, or why there are none
+    parameters: int
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    skipped_rules: dict[str, str] = field(default_factory=dict)
+    probe: dict[str, Any] = field(default_factory=dict)  # the ProbeReport as JSON, or its status
+    graph: "GraphView | None" = field(default=None, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)  # for reporters (probe object...)
+
+    @property
+    def selector(self) -> str:
+        return f"{self.file}::{self.name}"
+
+    def active_findings(self) -> list[Finding]:
+        return [f for f in self.findings if not f.suppressed]
+
+
+@dataclass
+class RunError:
+    """A file (or model) that could not be linted, with a one-line reason."""
+
+    file: str
+    message: str
+
+
+@dataclass
+class LintRun:
+    """All models linted in one invocation, plus the files that failed."""
+
+    models: list[ModelResult] = field(default_factory=list)
+    errors: list[RunError] = field(default_factory=list)
+
+    def findings(self) -> list[Finding]:
+        return [f for m in self.models for f in m.active_findings()]
+
+    def counts(self) -> dict[str, int]:
+        counts = {s.label: 0 for s in sorted(Severity, reverse=True)}
+        for f in self.findings():
+            counts[f.severity.label] += 1
+        return counts
+
+    def exit_code(self, fail_on: Severity = Severity.WARNING, exit_zero: bool = False) -> int:
+        """0 clean, 1 findings at or above ``fail_on``, 2 when any file or model errored."""
+        if self.errors:
+            return 2
+        if exit_zero:
+            return 0
+        return 1 if any(f.severity >= fail_on for f in self.findings()) else 0

@@ -1,0 +1,179 @@
+"""The Rule base class: a rule is a small class that carries its own docs and examples.
+
+Like Fixit and sqlfluff, each rule declares:
+
+* ``id`` (``ACT101``), ``name`` (``softmax-in-hidden-layer``), default ``severity``;
+* documentation: ``summary`` (one line), ``what`` (what it does), ``why`` (why is this bad),
+  ``instead`` (what to use instead), optional ``references``;
+* declared ``options`` with defaults (unknown option names raise; each option must change
+  behaviour, which the test-suite checks);
+* ``confirmed_by``: which probe measurement confirms a finding, or ``"structural"``;
+* ``valid`` / ``invalid``: complete example model files. One parametrized test runs every
+  rule's examples: each invalid example must produce the rule, each valid one must not.
+  They are also the examples of the generated rule pages in ``rules/``.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable
+
+from actlint.findings import Finding, ProbeStatus, ProbeVerdict, Severity
+from actlint.location import SourceLocation
+
+if TYPE_CHECKING:
+    from actlint.graph import GraphView, OpNode
+    from actlint.loader import LoadedFile
+    from actlint.probe_report import ProbeReport
+
+
+@dataclass(frozen=True)
+class Example:
+    """A complete model file used as documentation and as a test case.
+
+    ``line`` (invalid examples): the line the finding must point at, when given.
+    ``probe``: run the probe for this example (needed by measured rules).
+    """
+
+    code: str
+    line: int | None = None
+    probe: bool = False
+
+    @property
+    def source(self) -> str:
+        return textwrap.dedent(self.code).strip() + "\n"
+
+
+@dataclass(frozen=True)
+class Option:
+    """A declared rule option: its default, meaning, and accepted type."""
+
+    default: Any
+    description: str
+
+    def coerce(self, rule_id: str, name: str, value: Any) -> Any:
+        expected = type(self.default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+            raise ValueError(
+                f"{rule_id} option {name!r} must be {expected.__name__}, got {value!r}"
+            )
+        return value
+
+
+class RuleContext:
+    """What a rule sees: the GraphView, the user's file, options and (later) the probe."""
+
+    def __init__(
+        self,
+        rule: "Rule",
+        graph: "GraphView",
+        file: "LoadedFile",
+        *,
+        probe: "ProbeReport | None" = None,
+    ) -> None:
+        self.rule = rule
+        self.graph = graph
+        self.file = file
+        self.probe = probe
+        self.model = graph.model
+
+    def finding(
+        self,
+        message: str,
+        *,
+        node: "OpNode | None" = None,
+        location: SourceLocation | None = None,
+        module: str | None = None,
+        related: Iterable[SourceLocation] = (),
+    ) -> Finding:
+        """A finding of this rule, located at ``node`` (or ``location``)."""
+        rule = self.rule
+        if location is None and node is not None:
+            location = node.location
+        if module is None and node is not None:
+            module = node.module_path
+        return Finding(
+            rule=rule.id,
+            name=rule.name,
+            severity=rule.severity,
+            message=message,
+            location=location,
+            module=module,
+            node=node.name if node is not None else None,
+            related=tuple(related),
+        )
+
+
+class Rule:
+    """Base class of every rule (built-in and third-party)."""
+
+    id: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity]
+    summary: ClassVar[str]
+    what: ClassVar[str]
+    why: ClassVar[str]
+    instead: ClassVar[str]
+    references: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[dict[str, Option]] = {}
+    #: The probe measurement that confirms a finding, or "structural" when none can.
+    confirmed_by: ClassVar[str] = "structural"
+    #: What the rule needs: "dataflow" (an fx graph), "shapes", "probe" (measured rules).
+    requires: ClassVar[frozenset[str]] = frozenset({"dataflow"})
+    valid: ClassVar[tuple[Example, ...]] = ()
+    invalid: ClassVar[tuple[Example, ...]] = ()
+
+    def __init__(self, severity: Severity | None = None, **options: Any) -> None:
+        if severity is not None:
+            self.severity = severity  # instance override of the class default
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            known = ", ".join(sorted(self.options)) or "none"
+            raise ValueError(f"{self.id} has no option {unknown[0]!r} (options: {known})")
+        self.config: dict[str, Any] = {k: o.default for k, o in self.options.items()}
+        for key, value in options.items():
+            self.config[key] = self.options[key].coerce(self.id, key, value)
+
+    def option(self, name: str) -> Any:
+        return self.config[name]
+
+    @property
+    def is_measured(self) -> bool:
+        return "probe" in self.requires
+
+    def check(self, ctx: RuleContext) -> Iterable[Finding]:
+        """Yield findings for the model in ``ctx``."""
+        raise NotImplementedError
+
+    def confirm(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
+        """The probe's verdict on one of this rule's static findings.
+
+        Structural rules have nothing to measure. Rules with a ``confirmed_by``
+        measurement override this to read ``ctx.probe``; the default says why there is
+        no verdict.
+        """
+        if self.confirmed_by == "structural":
+            return ProbeVerdict(ProbeStatus.STRUCTURAL, "structural: no probe measurement applies")
+        if ctx.probe is None:
+            return ProbeVerdict(ProbeStatus.NOT_PROBED, "not probed: the probe did not run")
+        return ProbeVerdict(ProbeStatus.NOT_PROBED, f"not probed: no {self.confirmed_by} measurement")
+
+    @classmethod
+    def doc_problems(cls) -> list[str]:
+        """What is missing from this rule's documentation (empty when complete)."""
+        problems = []
+        for attr in ("id", "name", "severity", "summary", "what", "why", "instead"):
+            value = getattr(cls, attr, None)
+            if value in (None, ""):
+                problems.append(f"{cls.__name__} has no {attr}")
+        if not cls.invalid:
+            problems.append(f"{cls.__name__} has no INVALID example")
+        if not cls.valid:
+            problems.append(f"{cls.__name__} has no VALID example")
+        for name, opt in cls.options.items():
+            if not opt.description:
+                problems.append(f"{cls.__name__} option {name} has no description")
+        return problems

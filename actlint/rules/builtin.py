@@ -1,0 +1,30 @@
+"""Built-in rules, registered through the ``actlint.rules`` entry point like any plugin.
+
+Rule modules are imported only when the registry is first needed (lazy loading).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+from actlint.rules.base import Rule
+
+#: One module per rule family (ACT1xx activations, ACT2xx depth, ...).
+RULE_MODULES = (
+    "actlint.rules.activations",
+    "actlint.rules.depth",
+    "actlint.rules.normalization",
+    "actlint.rules.usage",
+)
+
+
+def rules() -> list[type[Rule]]:
+    """Every built-in rule class, ordered by ID."""
+    found: list[type[Rule]] = []
+    for module_name in RULE_MODULES:
+        module = importlib.import_module(module_name)
+        for _, obj in inspect.getmembers(module, inspect.isclass):
+            if issubclass(obj, Rule) and obj is not Rule and obj.__module__ == module_name and getattr(obj, "id", None):
+                found.append(obj)
+    return sorted(found, key=lambda r: r.id)

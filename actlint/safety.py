@@ -1,0 +1,38 @@
+"""Leave the user's model exactly as it was found.
+
+``preserved(model)`` snapshots what running the model can change (train/eval flags,
+buffers such as BatchNorm running stats, and optionally parameters, their ``.grad`` and
+``requires_grad``) and restores it in ``finally``, whatever happens inside.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+import torch.nn as nn
+
+
+@contextlib.contextmanager
+def preserved(model: nn.Module, *, parameters: bool = False) -> Iterator[None]:
+    """Restore modes and buffers (and with ``parameters=True`` weights, grads, requires_grad)."""
+    modes = [(m, m.training) for m in model.modules()]
+    buffers = [(b, b.detach().clone()) for b in model.buffers() if b is not None and not b.is_meta]
+    params: list[tuple[nn.Parameter, torch.Tensor, torch.Tensor | None, bool]] = []
+    if parameters:
+        for p in model.parameters():
+            grad = p.grad.detach().clone() if p.grad is not None else None
+            params.append((p, p.detach().clone(), grad, p.requires_grad))
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buf, saved in buffers:
+                buf.copy_(saved)
+            for p, data, grad, requires_grad in params:
+                p.copy_(data)
+                p.grad = grad
+                p.requires_grad_(requires_grad)
+        for m, training in modes:
+            m.training = training

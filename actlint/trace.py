@@ -1,0 +1,277 @@
+"""Trace a model into a :class:`~actlint.graph.GraphView` with torch.fx, with fallbacks.
+
+1. Symbolic tracing with stack traces recorded; torch.nn built-in layers are leaves.
+2. If a user submodule cannot be traced (data-dependent control flow, ...), that submodule
+   becomes an opaque leaf and tracing is retried; the GraphView notes which modules are opaque.
+3. If the top-level forward itself cannot be traced, the GraphView falls back to the
+   module tree (leaf modules, no dataflow) and rules needing dataflow are skipped.
+
+Shapes come from propagating fake tensors (no real compute) when example inputs are known.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+
+from actlint import ops
+from actlint.errors import one_line
+from actlint.graph import GraphView, NodeRef, OpNode, module_construction_site
+from actlint.location import SourceLocation
+from actlint.safety import preserved
+
+_FRAME_RE = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)\n(?P<src>[^\n]*)')
+_MAX_OPAQUE_RETRIES = 25
+
+
+@dataclass
+class TraceResult:
+    """The GraphView plus what the probe may reuse (the fx GraphModule, when tracing worked)."""
+
+    graph: GraphView
+    graph_module: fx.GraphModule | None
+    error: str | None = None  # why full tracing failed, when it did
+
+
+class _Tracer(fx.Tracer):
+    def __init__(self, opaque: set[nn.Module]) -> None:
+        super().__init__()
+        self.record_stack_traces = True
+        self._opaque = opaque
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        if m in self._opaque:
+            return True
+        return super().is_leaf_module(m, module_qualified_name)
+
+
+def trace_model(
+    model: nn.Module,
+    *,
+    user_file: str | Path | None = None,
+    example_inputs: Sequence[Any] | None = None,
+    table: ops.OpTable = ops.DEFAULT_TABLE,
+) -> TraceResult:
+    """Trace ``model``; never raises for an untraceable model (falls back instead)."""
+    user_path = str(Path(user_file).resolve()) if user_file else None
+    opaque: set[nn.Module] = set()
+    notes: list[str] = []
+    last_error: str | None = None
+    for _ in range(_MAX_OPAQUE_RETRIES):
+        tracer = _Tracer(opaque)
+        try:
+            fx_graph = tracer.trace(model)
+        except Exception as exc:  # noqa: BLE001 - any tracing failure means "fall back"
+            last_error = one_line(exc)
+            culprit = _failing_submodule(exc, model)
+            if culprit is None or culprit is model or culprit in opaque:
+                break
+            opaque.add(culprit)
+            continue
+        gm = fx.GraphModule(tracer.root, fx_graph)
+        if opaque:
+            paths = sorted(p for p, m in model.named_modules() if m in opaque)
+            notes.append(
+                "fx could not trace inside "
+                + ", ".join(paths)
+                + f" ({last_error}); analysed as opaque layers"
+            )
+        view = _build_view(gm, model, fx_graph, user_path, table, notes)
+        if example_inputs is not None:
+            propagate_shapes(gm, view, example_inputs)
+        return TraceResult(view, gm, None)
+    notes.append(f"fx could not trace the model ({last_error}); fell back to the module tree")
+    return TraceResult(module_tree_view(model, table, notes), None, last_error)
+
+
+def _failing_submodule(exc: BaseException, root: nn.Module) -> nn.Module | None:
+    """The innermost module of ``root`` whose forward was running when tracing failed."""
+    members = {id(m): m for m in root.modules()}
+    culprit = None
+    tb = exc.__traceback__
+    while tb is not None:
+        candidate = tb.tb_frame.f_locals.get("self")
+        if isinstance(candidate, nn.Module) and id(candidate) in members and tb.tb_frame.f_code.co_name == "forward":
+            culprit = candidate
+        tb = tb.tb_next
+    return culprit
+
+
+def module_tree_view(model: nn.Module, table: ops.OpTable, notes: list[str]) -> GraphView:
+    """Leaf modules in definition order, without edges (no dataflow is known)."""
+    nodes: list[OpNode] = []
+    for path, module in model.named_modules():
+        if path == "" or any(True for _ in module.children()):
+            continue
+        kind = table.module_kind(module) or "unknown"
+        nodes.append(
+            OpNode(
+                index=len(nodes),
+                name=path.replace(".", "_"),
+                op="call_module",
+                kind=kind,
+                target=path,
+                module_path=path,
+                module=module,
+                location=module_construction_site(module),
+            )
+        )
+    return GraphView(nodes, model, trace_method="module-tree", notes=notes)
+
+
+def _target_name(node: fx.Node) -> str:
+    t = node.target
+    if isinstance(t, str):
+        return t
+    module = getattr(t, "__module__", None) or ""
+    name = getattr(t, "__qualname__", None) or getattr(t, "__name__", None) or repr(t)
+    if module in ("_operator", "operator"):
+        return f"operator.{name}"
+    if module.startswith("torch.nn.functional"):
+        return f"F.{name}"
+    if module.startswith("torch") or isinstance(t, types.BuiltinFunctionType):
+        return f"torch.{getattr(t, '__name__', name)}"
+    return f"{module}.{name}" if module else name
+
+
+def _build_view(
+    gm: fx.GraphModule,
+    model: nn.Module,
+    fx_graph: fx.Graph,
+    user_path: str | None,
+    table: ops.OpTable,
+    notes: list[str],
+) -> GraphView:
+    index_of: dict[fx.Node, int] = {}
+    nodes: list[OpNode] = []
+    for i, n in enumerate(fx_graph.nodes):
+        index_of[n] = i
+        module: nn.Module | None = None
+        module_path: str | None = None
+        if n.op == "placeholder":
+            kind = "input"
+        elif n.op == "output":
+            kind = "output"
+        elif n.op == "get_attr":
+            kind = "param"
+        elif n.op == "call_module":
+            module = model.get_submodule(str(n.target))
+            module_path = str(n.target)
+            kind = table.module_kind(module) or "unknown"
+        elif n.op == "call_function":
+            kind = table.function_kind(n.target) or "unknown"
+        else:  # call_method
+            kind = table.method_kind(str(n.target)) or "unknown"
+        if module_path is None:
+            stack = n.meta.get("nn_module_stack")
+            if stack:
+                module_path = list(stack.keys())[-1] or None
+
+        def to_ref(a: Any) -> Any:
+            return NodeRef(index_of[a]) if isinstance(a, fx.Node) else a
+
+        args = tuple(fx.node.map_aggregate(n.args, to_ref))
+        kwargs = dict(fx.node.map_aggregate(dict(n.kwargs), to_ref))
+        inputs = tuple(dict.fromkeys(index_of[a] for a in n.all_input_nodes))
+        node = OpNode(
+            index=i,
+            name=n.name,
+            op=n.op,
+            kind=kind,
+            target=_target_name(n),
+            module_path=module_path,
+            module=module,
+            args=args,
+            kwargs=kwargs,
+            inputs=inputs,
+        )
+        node.location = _locate(n, node, user_path)
+        nodes.append(node)
+    for node in nodes:
+        for i in node.inputs:
+            nodes[i].users.append(node.index)
+    return GraphView(nodes, model, trace_method="fx", notes=notes)
+
+
+def _frames(stack_trace: str | None) -> list[tuple[str, int, str, str]]:
+    if not stack_trace:
+        return []
+    return [
+        (m["file"], int(m["line"]), m["func"], m["src"])
+        for m in _FRAME_RE.finditer(stack_trace)
+    ]
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return a == b or str(Path(a).resolve()) == b
+    except OSError:
+        return False
+
+
+def _locate(n: fx.Node, node: OpNode, user_path: str | None) -> SourceLocation | None:
+    """Where this op is applied in the user's file, or where its layer was constructed."""
+    if n.op in ("placeholder", "output", "get_attr"):
+        return None
+    frames = _frames(n.meta.get("stack_trace"))
+    apply_frame = None
+    for f in frames:
+        if user_path is None or _same_file(f[0], user_path):
+            apply_frame = f
+    built = module_construction_site(node.module) if node.module is not None else None
+    if apply_frame is None:
+        return built
+    file, line, _func, src = apply_frame
+    if node.op == "call_module":
+        attr = node.module_path.rsplit(".", 1)[-1] if node.module_path else ""
+        # Applied directly (`self.fc(x)`): point there. Reached through a container
+        # (`self.features(x)` running `features.3`): point where the layer was built.
+        if not (attr and not attr.isdigit() and re.search(rf"\b{re.escape(attr)}\b", src)) and built:
+            return built
+        column = _column_of(src, attr)
+    else:
+        column = _column_of(src, str(n.target) if isinstance(n.target, str) else getattr(n.target, "__name__", ""))
+    return SourceLocation(file if user_path is None else user_path, line, column)
+
+
+def _column_of(src: str, word: str) -> int:
+    """1-based column of ``word`` in the source line, or of its first non-blank character."""
+    word = word.strip("_") if word.startswith("__") else word
+    if word:
+        m = re.search(rf"\b{re.escape(word)}\b", src)
+        if m:
+            return m.start() + 1
+    stripped = len(src) - len(src.lstrip())
+    return stripped + 1
+
+
+def propagate_shapes(gm: fx.GraphModule, view: GraphView, example_inputs: Sequence[Any]) -> None:
+    """Annotate output shapes by running the graph on fake tensors (no real compute)."""
+    try:
+        from torch._subclasses.fake_tensor import FakeTensorMode
+        from torch.fx.passes.fake_tensor_prop import FakeTensorProp
+
+        mode = FakeTensorMode(allow_non_fake_inputs=True)
+        fake_inputs = [mode.from_tensor(x) if isinstance(x, torch.Tensor) else x for x in example_inputs]
+        # Fake execution still bumps real counters such as BatchNorm's num_batches_tracked.
+        with preserved(view.model):
+            FakeTensorProp(gm, mode).propagate(*fake_inputs)
+    except Exception as exc:  # noqa: BLE001 - shapes are optional metadata
+        view.notes.append(f"shape propagation failed ({one_line(exc)}); shape-based checks skipped")
+        return
+    for node, fx_node in zip(view.nodes, gm.graph.nodes):
+        val = fx_node.meta.get("val")
+        if isinstance(val, torch.Tensor):
+            node.shape = tuple(int(s) for s in val.shape)
+            node.dtype = str(val.dtype).replace("torch.", "")
+    view.has_shapes = True
+
+
+__all__ = ["TraceResult", "trace_model", "module_tree_view"]
