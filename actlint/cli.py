@@ -125,10 +125,9 @@ def check(
             reporter(run, fh)
     else:
         reporter(run, sys.stdout)
-    if output_format != "text":
-        # Machine formats keep stdout clean; errors still reach humans on stderr.
-        for error in run.errors:
-            click.echo(f"error: {error.message}", err=True)
+    # Errors go to stderr, one line each, in every format: stdout holds only the report.
+    for error in run.errors:
+        click.echo(f"actlint: error: {error.message}", err=True)
     sys.exit(run.exit_code(Severity.parse(fail_on), exit_zero))
 
 

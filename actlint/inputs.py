@@ -15,8 +15,10 @@ flag that fixes it, so static rules still run and the probe reports itself as sk
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 import torch.nn as nn
@@ -63,7 +65,8 @@ def _describe_value(x: Any) -> str:
 
 def parse_shape(text: str) -> tuple[int, ...]:
     """``"8,3,224,224"`` (or ``8x3x224x224``) -> ``(8, 3, 224, 224)``; UserError when malformed."""
-    parts = [p for p in text.replace("x", ",").replace(" ", "").split(",") if p]
+    compact = text.replace(" ", "")
+    parts = compact.split(",") if "," in compact else compact.split("x")
     try:
         shape = tuple(int(p) for p in parts)
     except ValueError:
@@ -256,12 +259,28 @@ def infer_inputs(model: nn.Module, graph: GraphView, *, batch_size: int = 8) -> 
     )
 
 
+@contextlib.contextmanager
+def quiet_torch_logs() -> Iterator[None]:
+    """Silence torch's fake-tensor error logging while we probe candidate shapes.
+
+    A failing candidate is expected; torch would otherwise print a full traceback to
+    stderr for each one.
+    """
+    logger = logging.getLogger("torch._subclasses.fake_tensor")
+    previous = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
 def type_checks(model: nn.Module, inputs: tuple[Any, ...]) -> tuple[bool, str]:
     """Run the forward pass on fake tensors (shapes only, no compute); the model is untouched."""
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     try:
-        with preserved(model):
+        with preserved(model), quiet_torch_logs():
             model.eval()
             mode = FakeTensorMode(allow_non_fake_inputs=True)
             fake = tuple(mode.from_tensor(x) if isinstance(x, torch.Tensor) else x for x in inputs)

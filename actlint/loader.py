@@ -302,11 +302,16 @@ def discover_models(loaded: LoadedFile) -> list[LoadedModel]:
 
 
 def _drop_submodule_candidates(models: list[LoadedModel]) -> list[LoadedModel]:
+    """Drop candidates living inside another one (for classes: whose type is used inside one)."""
     kept: list[LoadedModel] = []
     for cand in models:
         inside_other = any(
             other is not cand and other.model is not cand.model
-            and any(m is cand.model for m in other.model.modules())
+            and any(
+                m is cand.model or (cand.kind == "class" and type(m) is type(cand.model))
+                for m in other.model.modules()
+                if m is not other.model
+            )
             for other in models
         )
         same_object_earlier = any(k.model is cand.model for k in kept)

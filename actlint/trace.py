@@ -258,10 +258,12 @@ def propagate_shapes(gm: fx.GraphModule, view: GraphView, example_inputs: Sequen
         from torch._subclasses.fake_tensor import FakeTensorMode
         from torch.fx.passes.fake_tensor_prop import FakeTensorProp
 
+        from actlint.inputs import quiet_torch_logs
+
         mode = FakeTensorMode(allow_non_fake_inputs=True)
         fake_inputs = [mode.from_tensor(x) if isinstance(x, torch.Tensor) else x for x in example_inputs]
         # Fake execution still bumps real counters such as BatchNorm's num_batches_tracked.
-        with preserved(view.model):
+        with preserved(view.model), quiet_torch_logs():
             FakeTensorProp(gm, mode).propagate(*fake_inputs)
     except Exception as exc:  # noqa: BLE001 - shapes are optional metadata
         view.notes.append(f"shape propagation failed ({one_line(exc)}); shape-based checks skipped")

@@ -47,8 +47,6 @@ def write_text(run: LintRun, out: TextIO) -> None:
             out.write("\n".join(format_finding(f, color)) + "\n")
         for note in m.notes:
             out.write(f"{m.selector}: note: {note}\n")
-    for e in run.errors:
-        out.write(f"{_paint('error', '31;1', color)}: {e.message}\n")
     counts = run.counts()
     total = sum(counts.values())
     models = len(run.models)

@@ -1,0 +1,261 @@
+"""Loader: discovery, selectors, isolation, and every failure mode as one line + exit 2."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from actlint.cli import main
+from actlint.errors import UserError
+from actlint.loader import load_models
+
+from conftest import run_cli, write_model
+
+MLP = """
+import torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 8)
+        self.fc2 = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.fc2(self.fc1(x).relu())
+"""
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(main, list(args))
+    return result
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    err = result.stderr.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+# --- failure modes -----------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    assert_one_line_error(invoke(str(tmp_path / "nope.py")), "nope.py", "no such file")
+
+
+def test_syntax_error_names_the_line(tmp_path):
+    path = write_model(tmp_path, "import torch\ndef broken(:\n    pass\n")
+    assert_one_line_error(invoke(str(path)), "model.py:2", "syntax error")
+
+
+def test_import_error(tmp_path):
+    path = write_model(tmp_path, "import torch\nimport not_a_real_package_xyz\n")
+    assert_one_line_error(invoke(str(path)), "import error", "not_a_real_package_xyz")
+
+
+def test_error_raised_while_loading_names_the_line(tmp_path):
+    path = write_model(tmp_path, "import torch\n\nx = 1 / 0\n")
+    assert_one_line_error(invoke(str(path)), "model.py:3", "ZeroDivisionError")
+
+
+def test_no_model_found(tmp_path):
+    path = write_model(tmp_path, "import torch\nX = torch.zeros(3)\n")
+    assert_one_line_error(invoke(str(path)), "no model found", "build_model")
+
+
+def test_constructor_needs_arguments_names_the_fix(tmp_path):
+    path = write_model(
+        tmp_path,
+        """
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self, width, depth):
+                super().__init__()
+                self.fc = nn.Linear(width, depth)
+
+            def forward(self, x):
+                return self.fc(x)
+        """,
+    )
+    assert_one_line_error(invoke(str(path)), "Net needs constructor arguments (width, depth)", "build_model()")
+
+
+def test_constructor_that_raises(tmp_path):
+    path = write_model(
+        tmp_path,
+        """
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                raise RuntimeError("no GPU config")
+
+            def forward(self, x):
+                return x
+        """,
+    )
+    assert_one_line_error(invoke(str(path)), "Net() raised RuntimeError: no GPU config", "model.py:6")
+
+
+def test_unknown_selector_lists_models(tmp_path):
+    path = write_model(tmp_path, MLP)
+    assert_one_line_error(invoke(f"{path}::Missing"), "no name 'Missing'", "Net")
+
+
+def test_factory_returning_non_module(tmp_path):
+    path = write_model(tmp_path, "import torch\n\ndef build_model():\n    return 3\n")
+    assert_one_line_error(invoke(str(path)), "build_model() returned int")
+
+
+def test_untraceable_forward_falls_back_and_says_so(tmp_path):
+    path = write_model(
+        tmp_path,
+        """
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.RNN(4, 8)
+                self.fc = nn.Linear(8, 2)
+
+            def forward(self, x):
+                if x.sum() > 0:  # data-dependent control flow: fx cannot trace this
+                    x = x * 2
+                return self.fc(self.rnn(x)[0])
+        """,
+    )
+    result = invoke(str(path))
+    # Exit per findings (ACT204 is info, below the default --fail-on), with a note.
+    assert result.exit_code == 0, result.output
+    assert "fell back to the module tree" in result.output
+    assert "ACT204" in result.output  # module-tree rules still run
+    assert "ACT102 not run" in result.output  # dataflow rules say they could not run
+    assert "Traceback" not in result.output
+
+
+def test_untraceable_submodule_becomes_opaque(tmp_path):
+    path = write_model(
+        tmp_path,
+        """
+        import torch.nn as nn
+
+        class Dynamic(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(8, 8)
+
+            def forward(self, x):
+                return self.fc(x) if x.mean() > 0 else x
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.inp = nn.Linear(4, 8)
+                self.soft = nn.Softmax(dim=-1)
+                self.dyn = Dynamic()
+                self.out = nn.Linear(8, 2)
+
+            def forward(self, x):
+                return self.out(self.dyn(self.soft(self.inp(x))))
+        """,
+    )
+    run_models = load_models(str(path))
+    from actlint.trace import trace_model
+
+    traced = trace_model(run_models[0].model, user_file=path)
+    assert traced.graph.has_dataflow
+    assert any("dyn" in note and "opaque" in note for note in traced.graph.notes)
+    result = invoke(str(path), "--select", "ACT101")
+    assert result.exit_code == 1 and "ACT101" in result.output
+
+
+def test_real_process_prints_no_traceback(tmp_path):
+    path = write_model(tmp_path, "import torch\nimport not_a_real_package_xyz\n")
+    proc = run_cli(str(path))
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stdout.strip().startswith("Found 0 problems")
+
+
+# --- discovery ---------------------------------------------------------------------
+
+
+def test_discovery_order_and_submodule_exclusion(tmp_path):
+    path = write_model(
+        tmp_path,
+        """
+        import torch.nn as nn
+
+        class Block(nn.Module):
+            def __init__(self, dim=8):
+                super().__init__()
+                self.fc = nn.Linear(dim, dim)
+
+            def forward(self, x):
+                return self.fc(x).relu()
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.block = Block()
+                self.head = nn.Linear(8, 2)
+
+            def forward(self, x):
+                return self.head(self.block(x))
+
+        encoder = Block()
+
+        def build_model():
+            return nn.Sequential(encoder, nn.Linear(8, 2))
+        """,
+    )
+    names = [m.name for m in load_models(str(path))]
+    # `encoder` is a submodule of build_model(); Block is a building block of Net.
+    assert names == ["build_model", "Net"]
+
+
+def test_selectors_pick_instances_factories_and_classes(tmp_path):
+    path = write_model(tmp_path, MLP + "\nmodel = Net()\n\ndef make_model():\n    return Net()\n")
+    for name, kind in [("Net", "class"), ("model", "instance"), ("make_model", "factory")]:
+        (loaded,) = load_models(f"{path}::{name}")
+        assert loaded.kind == kind
+
+
+def test_import_leaves_no_trace(tmp_path):
+    helper = tmp_path / "helper_layers_xyz.py"
+    helper.write_text("import torch.nn as nn\n\ndef block():\n    return nn.Linear(4, 4)\n")
+    path = write_model(tmp_path, "import torch.nn as nn\nfrom helper_layers_xyz import block\n\ndef build_model():\n    return nn.Sequential(block(), nn.ReLU(), nn.Linear(4, 2))\n")
+    before_path, before_modules = list(sys.path), set(sys.modules)
+    models = load_models(str(path))
+    assert models[0].model[0].in_features == 4
+    assert sys.path == before_path
+    assert "helper_layers_xyz" not in sys.modules
+    assert not [m for m in set(sys.modules) - before_modules if m.startswith("_actlint_user_")]
+    assert not (tmp_path / "__pycache__").exists()
+
+
+def test_main_guard_does_not_run(tmp_path):
+    path = write_model(tmp_path, MLP + "\nif __name__ == '__main__':\n    raise SystemExit('training started')\n")
+    assert [m.name for m in load_models(str(path))] == ["Net"]
+
+
+def test_userError_is_single_line():
+    assert "\n" not in str(UserError("a\nb  c"))
+
+
+@pytest.mark.parametrize("flag, fragment", [
+    (["--input-shape", "8,x"], "--input-shape"),
+    (["--input-dtype", "complex7"], "--input-dtype"),
+    (["--select", "XYZ9"], "matches no rule"),
+])
+def test_bad_flags_are_one_line_errors(tmp_path, flag, fragment):
+    path = write_model(tmp_path, MLP)
+    assert_one_line_error(invoke(str(path), *flag), fragment)
