@@ -94,7 +94,7 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
 
     static_rules = [r for r in rules if not r.is_measured]
     outcome = run_rules(static_rules, lambda rule: RuleContext(rule, graph, loaded.file))
-    findings = [_displayed(f, loaded) for f in outcome.findings]
+    findings = merge_repeats([_displayed(f, loaded) for f in outcome.findings])
 
     # No probe yet: every finding states why it has no measurement behind it.
     by_id = {r.id: r for r in rules}
@@ -121,6 +121,29 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
         probe={"status": "not-run", "reason": "the probe is not part of this run"},
         graph=graph,
     )
+
+
+def merge_repeats(findings: list[Finding]) -> list[Finding]:
+    """One finding per rule and source location.
+
+    A block applied twelve times through one line of ``forward`` (or twelve layers built by
+    one line in a loop) is one problem in the user's code: report it once and name the
+    other modules instead of printing twelve identical lines.
+    """
+    groups: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        loc = f.location
+        key = (f.rule, loc.file, loc.line, loc.column) if loc else (f.rule, id(f))
+        groups.setdefault(key, []).append(f)
+    merged = []
+    for group in groups.values():
+        first = group[0]
+        if len(group) > 1:
+            others = [g.module or g.node or "?" for g in group[1:]]
+            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            first = replace(first, message=f"{first.message} (also {len(others)} more from this line: {shown})")
+        merged.append(first)
+    return merged
 
 
 def _displayed(finding: Finding, loaded: LoadedModel) -> Finding:

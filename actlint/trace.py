@@ -11,6 +11,7 @@ Shapes come from propagating fake tensors (no real compute) when example inputs 
 
 from __future__ import annotations
 
+import linecache
 import re
 import types
 from dataclasses import dataclass
@@ -229,6 +230,8 @@ def _locate(n: fx.Node, node: OpNode, user_path: str | None) -> SourceLocation |
     if apply_frame is None:
         return built
     file, line, _func, src = apply_frame
+    # The stack trace shows the line re-indented; columns must come from the real file.
+    src = linecache.getline(file, line).rstrip("\n") or src
     if node.op == "call_module":
         attr = node.module_path.rsplit(".", 1)[-1] if node.module_path else ""
         # Applied directly (`self.fc(x)`): point there. Reached through a container

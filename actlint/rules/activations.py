@@ -197,7 +197,8 @@ class MissingActivation(Rule):
         "Follows the dataflow from every Linear/Conv layer through reshapes, dropout and average "
         "pooling; if the next thing it reaches is another Linear/Conv, the pair is reported. A "
         "normalization, a residual add, a nonlinearity or max pooling between them clears it, as "
-        "does a depthwise conv followed by a pointwise 1x1 conv (a factorised convolution)."
+        "does a depthwise conv followed by a pointwise 1x1 conv (a separable convolution) or a "
+        "depthwise conv opening a block after a patchify/downsampling conv (ConvNeXt)."
     )
     why = (
         "W2 (W1 x + b1) + b2 is a single affine map: the second layer adds parameters and compute "
@@ -298,14 +299,25 @@ class MissingActivation(Rule):
                 )
 
 
+def _is_depthwise(module: object) -> bool:
+    groups = getattr(module, "groups", 1)
+    return groups > 1 and groups == getattr(module, "in_channels", 0)
+
+
 def _is_factorised_conv(first: OpNode, second: OpNode) -> bool:
-    """Depthwise conv followed by a pointwise conv (Xception/MobileNet separable conv)."""
+    """Pairs that are deliberate factorisations of one convolution, not a missing activation.
+
+    A depthwise conv followed by a pointwise conv is a separable convolution (Xception,
+    MobileNet). A depthwise conv right after another layer is the spatial filter that opens
+    a block (ConvNeXt: patchify/downsample conv -> depthwise 7x7 -> LayerNorm -> MLP).
+    """
     a, b = first.module, second.module
-    if a is None or b is None or first.kind != "conv" or second.kind != "conv":
+    if a is None or b is None or second.kind != "conv":
         return False
-    depthwise = getattr(a, "groups", 1) > 1 and a.groups == a.in_channels
+    if _is_depthwise(b):
+        return True
     pointwise = all(k == 1 for k in getattr(b, "kernel_size", (0,)))
-    return depthwise and pointwise
+    return first.kind == "conv" and _is_depthwise(a) and pointwise
 
 
 # Ops treated as linear in the input for ACT103 (everything else, unknown ops included,
