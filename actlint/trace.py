@@ -11,8 +11,10 @@ Shapes come from propagating fake tensors (no real compute) when example inputs 
 
 from __future__ import annotations
 
+import itertools
 import linecache
 import re
+import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,6 @@ from actlint.graph import GraphView, NodeRef, OpNode, module_construction_site
 from actlint.location import SourceLocation
 from actlint.safety import preserved
 
-_FRAME_RE = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)\n(?P<src>[^\n]*)')
 _MAX_OPAQUE_RETRIES = 25
 
 
@@ -42,10 +43,25 @@ class TraceResult:
 
 
 class _Tracer(fx.Tracer):
-    def __init__(self, opaque: set[nn.Module]) -> None:
+    """fx tracer that records, for each node, the innermost frame in the user's file.
+
+    Cheaper than ``record_stack_traces`` (which formats whole stacks and reads every
+    torch source file through linecache) and exact: the column comes from the bytecode's
+    position table, not from searching text.
+    """
+
+    def __init__(self, opaque: set[nn.Module], user_path: str | None) -> None:
         super().__init__()
-        self.record_stack_traces = True
         self._opaque = opaque
+        self._user_path = user_path
+
+    def create_node(self, *args: Any, **kwargs: Any) -> fx.Node:
+        node = super().create_node(*args, **kwargs)
+        if self._user_path is not None:
+            site = _innermost_site(self._user_path)
+            if site is not None:
+                node.meta["actlint_site"] = site
+        return node
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         if m in self._opaque:
@@ -66,7 +82,7 @@ def trace_model(
     notes: list[str] = []
     last_error: str | None = None
     for _ in range(_MAX_OPAQUE_RETRIES):
-        tracer = _Tracer(opaque)
+        tracer = _Tracer(opaque, user_path)
         try:
             fx_graph = tracer.trace(model)
         except Exception as exc:  # noqa: BLE001 - any tracing failure means "fall back"
@@ -201,58 +217,55 @@ def _build_view(
     return GraphView(nodes, model, trace_method="fx", notes=notes)
 
 
-def _frames(stack_trace: str | None) -> list[tuple[str, int, str, str]]:
-    if not stack_trace:
-        return []
-    return [
-        (m["file"], int(m["line"]), m["func"], m["src"])
-        for m in _FRAME_RE.finditer(stack_trace)
-    ]
-
-
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return a == b or str(Path(a).resolve()) == b
-    except OSError:
-        return False
+def _innermost_site(user_path: str) -> tuple[int, int, int] | None:
+    """(line, start column, end column) of the innermost frame running the user's file."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename == user_path:
+            start = end = 0
+            try:
+                pos = next(itertools.islice(frame.f_code.co_positions(), frame.f_lasti // 2, None))
+                start, end = pos[2] or 0, pos[3] or 0
+            except (StopIteration, AttributeError):
+                pass
+            return frame.f_lineno, start, end
+        frame = frame.f_back
+    return None
 
 
 def _locate(n: fx.Node, node: OpNode, user_path: str | None) -> SourceLocation | None:
     """Where this op is applied in the user's file, or where its layer was constructed."""
     if n.op in ("placeholder", "output", "get_attr"):
         return None
-    frames = _frames(n.meta.get("stack_trace"))
-    apply_frame = None
-    for f in frames:
-        if user_path is None or _same_file(f[0], user_path):
-            apply_frame = f
     built = module_construction_site(node.module) if node.module is not None else None
-    if apply_frame is None:
+    site = n.meta.get("actlint_site")
+    if site is None or user_path is None:
         return built
-    file, line, _func, src = apply_frame
-    # The stack trace shows the line re-indented; columns must come from the real file.
-    src = linecache.getline(file, line).rstrip("\n") or src
+    line, start, end = site
+    src = linecache.getline(user_path, line).rstrip("\n")
+    span = src[start:end] if end > start else src
     if node.op == "call_module":
         attr = node.module_path.rsplit(".", 1)[-1] if node.module_path else ""
         # Applied directly (`self.fc(x)`): point there. Reached through a container
         # (`self.features(x)` running `features.3`): point where the layer was built.
-        if not (attr and not attr.isdigit() and re.search(rf"\b{re.escape(attr)}\b", src)) and built:
+        if not (attr and not attr.isdigit() and re.search(rf"\b{re.escape(attr)}\b", span)) and built:
             return built
-        column = _column_of(src, attr)
+        word = attr
     else:
-        column = _column_of(src, str(n.target) if isinstance(n.target, str) else getattr(n.target, "__name__", ""))
-    return SourceLocation(file if user_path is None else user_path, line, column)
+        word = str(n.target) if isinstance(n.target, str) else getattr(n.target, "__name__", "")
+    return SourceLocation(user_path, line, _column_of(src, word, start))
 
 
-def _column_of(src: str, word: str) -> int:
-    """1-based column of ``word`` in the source line, or of its first non-blank character."""
+def _column_of(src: str, word: str, start: int) -> int:
+    """1-based column of ``word`` in the expression starting at ``start``, else of the expression."""
     word = word.strip("_") if word.startswith("__") else word
     if word:
-        m = re.search(rf"\b{re.escape(word)}\b", src)
+        m = re.compile(rf"\b{re.escape(word)}\b").search(src, start)
         if m:
             return m.start() + 1
-    stripped = len(src) - len(src.lstrip())
-    return stripped + 1
+    if start:
+        return start + 1
+    return len(src) - len(src.lstrip()) + 1
 
 
 def propagate_shapes(gm: fx.GraphModule, view: GraphView, example_inputs: Sequence[Any]) -> None:
