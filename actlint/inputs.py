@@ -41,6 +41,10 @@ _SPATIAL_SIZES = (64, 224, 32, 28, 299, 128, 96, 256, 16, 48, 112, 8)
 _SEQUENCE_LENGTHS = (16, 32, 64, 128, 8, 256, 512, 1)
 
 
+#: Type-checks candidate inputs: returns (ok, one-line error).
+ShapeCheck = Callable[[tuple[Any, ...]], tuple[bool, str]]
+
+
 @dataclass(frozen=True)
 class InputResolution:
     """The example inputs (or why there are none) and where they came from."""
@@ -100,8 +104,13 @@ def resolve_inputs(
     shapes: Sequence[tuple[int, ...]] = (),
     dtype: torch.dtype | None = None,
     batch_size: int = 8,
+    check: ShapeCheck | None = None,
 ) -> InputResolution:
-    """Find example inputs for ``model`` (see the module docstring for the order)."""
+    """Find example inputs for ``model`` (see the module docstring for the order).
+
+    ``check`` type-checks a candidate input (default: :func:`type_checks`); the pipeline
+    passes one that propagates shapes through the traced graph at the same time.
+    """
     if shapes:
         chosen = dtype or torch.float32
         high = _vocab_size(model, graph) if not chosen.is_floating_point else 2
@@ -120,7 +129,7 @@ def resolve_inputs(
         return InputResolution(
             None, "none", "no example inputs: the model could not be traced; pass --input-shape"
         )
-    return infer_inputs(model, graph, batch_size=batch_size)
+    return infer_inputs(model, graph, batch_size=batch_size, check=check)
 
 
 def _as_tuple(value: Any, what: str) -> tuple[Any, ...]:
@@ -229,8 +238,14 @@ def _candidates(layer: OpNode, batch: int) -> tuple[list[Callable[[], torch.Tens
     return [], ""
 
 
-def infer_inputs(model: nn.Module, graph: GraphView, *, batch_size: int = 8) -> InputResolution:
+def infer_inputs(
+    model: nn.Module, graph: GraphView, *, batch_size: int = 8, check: ShapeCheck | None = None
+) -> InputResolution:
     """Infer inputs from the first layer, type-checking candidates with fake tensors."""
+    if check is None:
+        def check(candidate: tuple[Any, ...]) -> tuple[bool, str]:
+            return type_checks(model, candidate)
+
     required = _required_placeholders(graph)
     hint = "pass --input-shape (e.g. --input-shape 8,3,224,224) or define example_inputs() in the file"
     if len(required) != 1:
@@ -249,7 +264,7 @@ def infer_inputs(model: nn.Module, graph: GraphView, *, batch_size: int = 8) -> 
     last_error = ""
     for build in builders:
         candidate = build()
-        ok, error = type_checks(model, (candidate,))
+        ok, error = check((candidate,))
         if ok:
             return InputResolution((candidate,), "inferred", f"{description} at {layer.describe()}")
         last_error = error

@@ -81,6 +81,15 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
     model = loaded.model
     traced = trace_model(model, user_file=loaded.file.path)
     graph = traced.graph
+    gm = traced.graph_module
+    check = None
+    if gm is not None:
+        # Type-check inferred candidates by propagating shapes through the traced graph:
+        # the candidate that works leaves its shapes behind, so nothing runs twice.
+        def check(candidate: tuple) -> tuple[bool, str]:
+            error = propagate_shapes(gm, graph, candidate, note_failure=False)
+            return error is None, error or ""
+
     resolution = resolve_inputs(
         model,
         graph,
@@ -88,9 +97,10 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
         shapes=options.input_shapes,
         dtype=options.input_dtype,
         batch_size=options.batch_size,
+        check=check,
     )
-    if resolution.inputs is not None and traced.graph_module is not None:
-        propagate_shapes(traced.graph_module, graph, resolution.inputs)
+    if resolution.inputs is not None and gm is not None and not graph.has_shapes:
+        propagate_shapes(gm, graph, resolution.inputs)
 
     static_rules = [r for r in rules if not r.is_measured]
     outcome = run_rules(static_rules, lambda rule: RuleContext(rule, graph, loaded.file))

@@ -268,8 +268,13 @@ def _column_of(src: str, word: str, start: int) -> int:
     return len(src) - len(src.lstrip()) + 1
 
 
-def propagate_shapes(gm: fx.GraphModule, view: GraphView, example_inputs: Sequence[Any]) -> None:
-    """Annotate output shapes by running the graph on fake tensors (no real compute)."""
+def propagate_shapes(
+    gm: fx.GraphModule, view: GraphView, example_inputs: Sequence[Any], *, note_failure: bool = True
+) -> str | None:
+    """Annotate output shapes by running the graph on fake tensors (no real compute).
+
+    Returns None on success, else the one-line error (noted in the view when ``note_failure``).
+    """
     try:
         from torch._subclasses.fake_tensor import FakeTensorMode
         from torch.fx.passes.fake_tensor_prop import FakeTensorProp
@@ -282,14 +287,17 @@ def propagate_shapes(gm: fx.GraphModule, view: GraphView, example_inputs: Sequen
         with preserved(view.model), quiet_torch_logs():
             FakeTensorProp(gm, mode).propagate(*fake_inputs)
     except Exception as exc:  # noqa: BLE001 - shapes are optional metadata
-        view.notes.append(f"shape propagation failed ({one_line(exc)}); shape-based checks skipped")
-        return
+        error = one_line(exc)
+        if note_failure:
+            view.notes.append(f"shape propagation failed ({error}); shape-based checks skipped")
+        return error
     for node, fx_node in zip(view.nodes, gm.graph.nodes):
         val = fx_node.meta.get("val")
         if isinstance(val, torch.Tensor):
             node.shape = tuple(int(s) for s in val.shape)
             node.dtype = str(val.dtype).replace("torch.", "")
     view.has_shapes = True
+    return None
 
 
 __all__ = ["TraceResult", "trace_model", "module_tree_view"]
