@@ -19,6 +19,10 @@ class UserError(Exception):
 def one_line(exc: BaseException) -> str:
     """Render an exception as ``TypeName: message`` on one line (for user-facing errors)."""
     text = " ".join(str(exc).split())
+    # torch appends the fx node and a pointer to its tooling; the first sentence is the point.
+    for marker in (" While executing %", " Original traceback:", " from user code:"):
+        if marker in text:
+            text = text[: text.index(marker)]
     name = type(exc).__name__
     if len(text) > 300:
         text = text[:297] + "..."

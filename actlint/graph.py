@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any, Iterable, Iterator, Sequence
 
 import torch.nn as nn
+from torch.nn.parameter import is_lazy
 
 from actlint import ops
 from actlint.location import SourceLocation
@@ -283,3 +284,8 @@ def module_construction_site(module: nn.Module) -> SourceLocation | None:
         return _CONSTRUCTION_SITES.get(module)
     except TypeError:
         return None
+
+
+def parameter_count(parameters: Iterable[nn.Parameter]) -> int:
+    """Number of elements, skipping uninitialised lazy parameters (their size is unknown)."""
+    return sum(p.numel() for p in parameters if not is_lazy(p))

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import torch
 import torch.nn as nn
+from torch.nn.parameter import is_lazy
 
 from actlint import ops
 from actlint.errors import UserError, one_line
@@ -125,6 +126,15 @@ def resolve_inputs(
     array = getattr(model, "example_input_array", None)
     if array is not None:
         return InputResolution(_as_tuple(array, "example_input_array"), "example_input_array")
+    lazy = [name for name, p in model.named_parameters() if is_lazy(p)]
+    if lazy:
+        # Running the model, even on fake tensors, would materialise its lazy layers
+        # (changing the user's model); ask for a model whose shapes are settled instead.
+        return InputResolution(
+            None, "none",
+            f"not running the model: {lazy[0].rsplit('.', 1)[0]} is an uninitialised lazy layer; "
+            f"run one batch through it in build_model() before returning it",
+        )
     if graph is None or not graph.has_dataflow:
         return InputResolution(
             None, "none", "no example inputs: the model could not be traced; pass --input-shape"
@@ -250,7 +260,9 @@ def infer_inputs(
     hint = "pass --input-shape (e.g. --input-shape 8,3,224,224) or define example_inputs() in the file"
     if len(required) != 1:
         return InputResolution(
-            None, "none", f"cannot infer inputs: forward() takes {len(required)} required inputs; {hint}"
+            None, "none",
+            f"cannot infer inputs: forward() takes {len(required)} required inputs; pass --input-shape "
+            f"once per input or define example_inputs() in the file",
         )
     layer = _first_layer(graph, required[0])
     if layer is None:

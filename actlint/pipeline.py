@@ -7,6 +7,8 @@ the others.
 
 from __future__ import annotations
 
+import os
+import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
@@ -14,8 +16,9 @@ from typing import Sequence
 import torch
 
 from actlint.engine import RuleSelection, instantiate_rules, run_rules
-from actlint.errors import UserError
+from actlint.errors import UserError, one_line
 from actlint.findings import Finding
+from actlint.graph import parameter_count
 from actlint.inputs import resolve_inputs
 from actlint.loader import LoadedModel, display_path, iter_python_files, load_models, mentions_model, split_selector
 from actlint.location import SourceLocation
@@ -73,6 +76,12 @@ def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry
                 run.models.append(lint_model(loaded, rules, options))
             except UserError as exc:
                 run.errors.append(RunError(loaded.file.display, f"{loaded.name}: {exc.message}"))
+            except Exception as exc:  # noqa: BLE001 - one model's crash must not lose the others
+                if os.environ.get("ACTLINT_DEBUG"):
+                    traceback.print_exc()
+                run.errors.append(
+                    RunError(loaded.file.display, f"{loaded.name}: internal error: {one_line(exc)}")
+                )
     return run
 
 
@@ -124,7 +133,7 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
         file=loaded.file.display,
         trace=graph.trace_method,
         inputs=resolution.describe(),
-        parameters=sum(p.numel() for p in model.parameters()),
+        parameters=parameter_count(model.parameters()),
         findings=findings,
         notes=notes,
         skipped_rules=dict(outcome.skipped),

@@ -259,3 +259,62 @@ def test_userError_is_single_line():
 def test_bad_flags_are_one_line_errors(tmp_path, flag, fragment):
     path = write_model(tmp_path, MLP)
     assert_one_line_error(invoke(str(path), *flag), fragment)
+
+
+def test_lazy_layers_are_never_materialised(tmp_path):
+    path = write_model(
+        tmp_path,
+        """
+        import torch.nn as nn
+
+        model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
+        """,
+    )
+    result = invoke(str(path), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "uninitialised lazy layer" in result.stdout
+    (loaded,) = load_models(str(path))
+    assert type(loaded.model[3]).__name__ == "LazyLinear"
+
+
+def test_input_inference_covers_layouts(tmp_path):
+    path = write_model(
+        tmp_path,
+        """
+        import torch.nn as nn
+
+        class Tokens(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed = nn.Embedding(50, 8)
+                self.out = nn.Linear(8, 50)
+
+            def forward(self, ids):
+                return self.out(self.embed(ids))
+
+        class TimeMajor(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.gru = nn.GRU(10, 20)
+                self.fc = nn.Linear(20, 5)
+
+            def forward(self, x):
+                return self.fc(self.gru(x)[0][-1])
+
+        class Cifar(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 8, 3, padding=1)
+                self.fc = nn.Linear(8 * 16 * 16, 10)
+
+            def forward(self, x):
+                return self.fc(nn.functional.max_pool2d(self.conv(x).relu(), 2).flatten(1))
+        """,
+    )
+    from actlint.pipeline import LintOptions, lint_paths
+
+    run = lint_paths([str(path)], LintOptions())
+    inputs = {m.name: m.inputs for m in run.models}
+    assert inputs["Tokens"].startswith("int64[8x16]")
+    assert inputs["TimeMajor"].startswith("float32[16x8x10]")  # (time, batch, features)
+    assert inputs["Cifar"].startswith("float32[8x3x32x32]")  # 64 fails the fixed-size Linear

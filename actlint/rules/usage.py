@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from actlint.findings import Finding, Severity
-from actlint.graph import GraphView, module_construction_site
+from actlint.graph import GraphView, module_construction_site, parameter_count
 from actlint.rules.base import Example, Rule, RuleContext
 
 
@@ -88,7 +88,7 @@ class UnusedModule(Rule):
             if not params or any(id(p) in used for p in params):
                 continue
             reported.append(path)
-            count = sum(p.numel() for p in params)
+            count = parameter_count(params)
             yield ctx.finding(
                 f"{path} ({type(module).__name__}, {count:,} parameters) is never used by forward: "
                 f"its parameters get no gradient; call it or remove it",
