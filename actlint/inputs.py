@@ -15,10 +15,8 @@ flag that fixes it, so static rules still run and the probe reports itself as sk
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -27,7 +25,7 @@ from torch.nn.parameter import is_lazy
 from actlint import ops
 from actlint.errors import UserError, one_line
 from actlint.graph import GraphView, OpNode
-from actlint.safety import preserved
+from actlint.safety import preserved, quiet_torch_logs
 
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32, "float": torch.float32, "float64": torch.float64, "double": torch.float64,
@@ -284,22 +282,6 @@ def infer_inputs(
         None, "none",
         f"cannot infer inputs: no candidate shape for {layer.describe()} type-checked ({last_error}); {hint}",
     )
-
-
-@contextlib.contextmanager
-def quiet_torch_logs() -> Iterator[None]:
-    """Silence torch's fake-tensor error logging while we probe candidate shapes.
-
-    A failing candidate is expected; torch would otherwise print a full traceback to
-    stderr for each one.
-    """
-    logger = logging.getLogger("torch._subclasses.fake_tensor")
-    previous = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
 
 
 def type_checks(model: nn.Module, inputs: tuple[Any, ...]) -> tuple[bool, str]:

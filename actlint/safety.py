@@ -8,6 +8,7 @@ buffers such as BatchNorm running stats, and optionally parameters, their ``.gra
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Iterator
 
 import torch
@@ -36,3 +37,19 @@ def preserved(model: nn.Module, *, parameters: bool = False) -> Iterator[None]:
                 p.requires_grad_(requires_grad)
         for m, training in modes:
             m.training = training
+
+
+@contextlib.contextmanager
+def quiet_torch_logs() -> Iterator[None]:
+    """Silence torch's fake-tensor error logging while we probe candidate shapes.
+
+    A failing candidate is expected; torch would otherwise print a full traceback to
+    stderr for each one.
+    """
+    logger = logging.getLogger("torch._subclasses.fake_tensor")
+    previous = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)

@@ -23,12 +23,13 @@ from typing import Any, Sequence
 import torch
 import torch.fx as fx
 import torch.nn as nn
+from torch.nn.parameter import is_lazy
 
 from actlint import ops
 from actlint.errors import one_line
 from actlint.graph import GraphView, NodeRef, OpNode, module_construction_site
 from actlint.location import SourceLocation
-from actlint.safety import preserved
+from actlint.safety import preserved, quiet_torch_logs
 
 _MAX_OPAQUE_RETRIES = 25
 
@@ -268,34 +269,87 @@ def _column_of(src: str, word: str, start: int) -> int:
     return len(src) - len(src.lstrip()) + 1
 
 
+_SHAPE_PRESERVING = (ops.NORMALIZATION | ops.DROPOUT | ops.ACTIVATIONS) - {"glu"}
+#: Models below this size get their shapes from one real no-grad forward pass: for them it
+#: is faster than the meta device, whose first use imports torch._dynamo (~1.3 s).
+REAL_SHAPE_PASS_MAX_BYTES = 512 * 1024**2
+
+
+class _ShapeRecorder(fx.Interpreter):
+    """Runs the traced graph and records each node's output shape and dtype in node.meta."""
+
+    def run_node(self, n: fx.Node) -> Any:
+        result = super().run_node(n)
+        if isinstance(result, torch.Tensor):
+            n.meta["actlint_shape"] = (tuple(int(d) for d in result.shape), result.dtype)
+        return result
+
+
+class _MetaShapeRecorder(_ShapeRecorder):
+    """The same on the meta device: shapes only, no data, no compute, no memory.
+
+    Parameters and buffers are swapped for meta copies per call, so nothing the user owns
+    is touched (BatchNorm's running stats update meta tensors, not real ones).
+    """
+
+    def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
+        module = self.fetch_attr(target)
+        if ops.DEFAULT_TABLE.module_kind(module) in _SHAPE_PRESERVING and args and isinstance(args[0], torch.Tensor):
+            # Norms, dropout and elementwise activations keep the input's shape.
+            return args[0]
+        state = {name: _to_meta(t) for name, t in module.named_parameters()}
+        state.update({name: _to_meta(t) for name, t in module.named_buffers()})
+        return torch.func.functional_call(module, state, args, kwargs)
+
+    def get_attr(self, target: Any, args: Any, kwargs: Any) -> Any:
+        return _to_meta(super().get_attr(target, args, kwargs))
+
+
+def _to_meta(value: Any) -> Any:
+    if isinstance(value, torch.Tensor) and not value.is_meta:
+        return torch.empty_like(value, device="meta")
+    return value
+
+
+def _model_bytes(model: nn.Module) -> int:
+    tensors = list(model.parameters()) + list(model.buffers())
+    return sum(t.numel() * t.element_size() for t in tensors if not is_lazy(t))
+
+
+def _record_shapes(gm: fx.GraphModule, model: nn.Module, example_inputs: Sequence[Any]) -> None:
+    for fx_node in gm.graph.nodes:
+        fx_node.meta.pop("actlint_shape", None)
+    if _model_bytes(model) <= REAL_SHAPE_PASS_MAX_BYTES:
+        # eval(): shapes do not depend on the mode, and batch statistics of tiny inputs can fail.
+        with torch.no_grad(), preserved(model):
+            model.eval()
+            _ShapeRecorder(gm).run(*example_inputs)
+    else:
+        with torch.no_grad(), quiet_torch_logs():
+            _MetaShapeRecorder(gm).run(*(_to_meta(x) for x in example_inputs))
+
+
 def propagate_shapes(
     gm: fx.GraphModule, view: GraphView, example_inputs: Sequence[Any], *, note_failure: bool = True
 ) -> str | None:
-    """Annotate output shapes by running the graph on fake tensors (no real compute).
+    """Annotate each node's output shape and dtype by running the traced graph once.
 
-    Returns None on success, else the one-line error (noted in the view when ``note_failure``).
+    Small models run for real under no_grad (the model is restored afterwards); large ones
+    run on the meta device, without memory or compute. Returns None on success, else the
+    one-line error (noted in the view when ``note_failure``).
     """
     try:
-        from torch._subclasses.fake_tensor import FakeTensorMode
-        from torch.fx.passes.fake_tensor_prop import FakeTensorProp
-
-        from actlint.inputs import quiet_torch_logs
-
-        mode = FakeTensorMode(allow_non_fake_inputs=True)
-        fake_inputs = [mode.from_tensor(x) if isinstance(x, torch.Tensor) else x for x in example_inputs]
-        # Fake execution still bumps real counters such as BatchNorm's num_batches_tracked.
-        with preserved(view.model), quiet_torch_logs():
-            FakeTensorProp(gm, mode).propagate(*fake_inputs)
+        _record_shapes(gm, view.model, example_inputs)
     except Exception as exc:  # noqa: BLE001 - shapes are optional metadata
         error = one_line(exc)
         if note_failure:
             view.notes.append(f"shape propagation failed ({error}); shape-based checks skipped")
         return error
     for node, fx_node in zip(view.nodes, gm.graph.nodes):
-        val = fx_node.meta.get("val")
-        if isinstance(val, torch.Tensor):
-            node.shape = tuple(int(s) for s in val.shape)
-            node.dtype = str(val.dtype).replace("torch.", "")
+        recorded = fx_node.meta.get("actlint_shape")
+        if recorded is not None:
+            node.shape = recorded[0]
+            node.dtype = str(recorded[1]).replace("torch.", "")
     view.has_shapes = True
     return None
 
