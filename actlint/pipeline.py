@@ -23,6 +23,7 @@ from actlint.inputs import resolve_inputs
 from actlint.loader import LoadedModel, display_path, iter_python_files, load_models, mentions_model, split_selector
 from actlint.location import SourceLocation
 from actlint.results import LintRun, ModelResult, RunError
+from actlint.probe import probe_model, verdict_for
 from actlint.rules.base import Rule, RuleContext
 from actlint.rules.registry import RuleRegistry, default_registry
 from actlint.trace import propagate_shapes, trace_model
@@ -37,6 +38,10 @@ class LintOptions:
     input_dtype: torch.dtype | None = None
     batch_size: int = 8
     exclude: tuple[str, ...] = ()
+    probe: bool = True
+    device: str = "auto"
+    probe_batch_size: int | None = None  # None: the example inputs' batch, over several passes
+    probe_timeout: float = 60.0
 
 
 def expand_targets(args: Sequence[str], exclude: tuple[str, ...] = ()) -> list[tuple[str, bool]]:
@@ -115,12 +120,22 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
     outcome = run_rules(static_rules, lambda rule: RuleContext(rule, graph, loaded.file))
     findings = merge_repeats([_displayed(f, loaded) for f in outcome.findings])
 
-    # No probe yet: every finding states why it has no measurement behind it.
+    # Probe, then measured rules, then the probe's verdict on each static finding.
+    report = probe_model(model, resolution.inputs, resolution.note, options,
+                         linearity=any(f.rule == "ACT103" for f in findings))
+    measured_probe = report if report.ok else None
+    measured = run_rules([r for r in rules if r.is_measured],
+                         lambda rule: RuleContext(rule, graph, loaded.file, probe=measured_probe))
+    outcome.skipped.update(measured.skipped)
+    outcome.crashed.update(measured.crashed)
     by_id = {r.id: r for r in rules}
     findings = [
-        f.with_probe(by_id[f.rule].confirm(f, RuleContext(by_id[f.rule], graph, loaded.file)))
+        f.with_probe(verdict_for(by_id[f.rule], f, RuleContext(by_id[f.rule], graph, loaded.file, probe=measured_probe), report))
         for f in findings
-    ]
+    ] + merge_repeats([
+        f.with_probe(by_id[f.rule].confirm(f, RuleContext(by_id[f.rule], graph, loaded.file, probe=report)))
+        for f in (_displayed(f, loaded) for f in measured.findings)
+    ])
     findings.sort(key=Finding.sort_key)
     notes = list(graph.notes)
     for rule_id, reason in sorted(outcome.skipped.items()):
@@ -137,8 +152,9 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
         findings=findings,
         notes=notes,
         skipped_rules=dict(outcome.skipped),
-        probe={"status": "not-run", "reason": "the probe is not part of this run"},
+        probe=report.to_json(),
         graph=graph,
+        extra={"probe_report": report},
     )
 
 

@@ -1,0 +1,755 @@
+"""The probe: a few forward/backward passes that measure what the network does at init.
+
+``run_probe(model, inputs, settings)`` returns an immutable
+:class:`~actlint.probe_report.ProbeReport`. It measures; it never judges (rules do).
+
+How it works, and why:
+
+* **Passes.** ``passes`` forward/backward passes in train mode (the mode the network
+  trains in: BatchNorm uses batch statistics, auxiliary heads are active), with a fixed
+  seed inside ``torch.random.fork_rng`` so the user's RNG state is untouched. The first
+  pass uses the example inputs; later passes resample fresh inputs like them (floats:
+  same mean/std; integers such as token ids: values drawn from the example's own
+  values, so they stay in the vocabulary; bools: kept). Dead-unit statistics need at
+  least 32 samples (squeeze-excitation ReLUs look 88% dead over 4): with the default
+  example batch of 8, four passes give 32 samples at the cost of one batch-32 pass,
+  without changing any tensor's shape.
+* **Objective.** A fixed random cotangent per floating tensor output (tuples, dicts,
+  auxiliary heads: every output), i.e. the objective ``sum_i <v_i, y_i>``. Gradients are
+  taken with ``torch.autograd.grad`` so ``.grad`` of the user's parameters is never
+  written.
+* **Hooks.** Forward hooks on every module by module path (leaf modules are measured;
+  all modules track which ran and the module stack); a ``TorchFunctionMode`` measures
+  functional activations (``F.relu``, ``torch.sigmoid``, ``x.tanh()``) inside forwards;
+  a tensor hook on each measured output records the backward signal. Hooks are removed
+  in ``finally``; weights, buffers, grads, requires_grad and modes are restored by
+  :func:`actlint.safety.preserved`.
+* **Zero-initialised weights** (ViT heads, zero-init residual gammas) block every
+  gradient upstream by design. They are temporarily re-initialised (small random weight
+  matrices, unit norm scales) and the report says so.
+* **Budget.** The time budget is checked in every hook; a probe that exceeds it, or
+  raises, returns status ``timeout``/``error`` with the message. Static results stand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import torch
+import torch.nn as nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_flatten, tree_map
+
+from actlint import ops
+from actlint.errors import UserError, one_line
+from actlint.probe_report import LayerStats, LinearityResult, NonFiniteSite, ProbeReport
+from actlint.safety import preserved
+
+#: Dead-unit statistics need at least this many samples (see module docstring).
+DEFAULT_SAMPLES = 32
+DEFAULT_TIMEOUT = 60.0
+_MAX_PASSES = 8
+
+_DEAD_KINDS = ops.RELU_FAMILY
+_SATURATING = ops.SATURATING
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """How to run the probe."""
+
+    #: "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
+    device: str = "auto"
+    #: Samples per pass; None keeps the example inputs' batch (8 when inferred).
+    batch_size: int | None = None
+    #: Total samples to see; passes = ceil(samples / batch), between 2 and 8.
+    samples: int = DEFAULT_SAMPLES
+    #: Fixed number of passes (overrides ``samples``), for benchmarks.
+    passes: int | None = None
+    #: Time budget in seconds.
+    timeout: float = DEFAULT_TIMEOUT
+    seed: int = 0
+    #: Run ACT103's exact linearity test on a float64 copy.
+    linearity: bool = False
+    #: Temporarily re-initialise all-zero weights so gradients flow past them.
+    reinit_zero: bool = True
+
+
+class ProbeTimeout(Exception):
+    """The probe exceeded its time budget."""
+
+
+def resolve_device(spec: str) -> torch.device:
+    """``auto|cpu|cuda|cuda:N`` -> a device; UserError (exit 2) when it cannot be used."""
+    text = (spec or "auto").strip().lower()
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if text == "cpu":
+        return torch.device("cpu")
+    if text == "cuda" or text.startswith("cuda:"):
+        index_text = text[5:] if text.startswith("cuda:") else "0"
+        if not index_text.isdigit():
+            raise UserError(f"--device {spec!r} is not a device (use auto, cpu, cuda or cuda:N)")
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {spec}: CUDA is not available on this machine (use --device cpu or auto)")
+        index = int(index_text)
+        if index >= torch.cuda.device_count():
+            raise UserError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) present")
+        return torch.device("cuda", index)
+    raise UserError(f"--device {spec!r} is not a device (use auto, cpu, cuda or cuda:N)")
+
+
+# --- per-layer accumulators -----------------------------------------------------------
+
+
+class _Layer:
+    """Mutable accumulator for one layer during the probe (frozen into LayerStats)."""
+
+    __slots__ = (
+        "path", "kind", "order", "weight_layer", "functional", "module", "calls", "shape",
+        "act_sq", "act_n", "grad_sq", "grad_n", "dilution", "alive", "units", "sat", "sat_n",
+        "nf_fwd", "nf_bwd", "wg_sq", "w_sq", "w_n", "channel_dim",
+    )
+
+    def __init__(self, path: str, kind: str, order: int, module: nn.Module | None, functional: bool) -> None:
+        self.path, self.kind, self.order, self.module, self.functional = path, kind, order, module, functional
+        self.weight_layer = kind in ops.WEIGHT_LAYERS
+        self.calls = 0
+        self.shape: tuple[int, ...] = ()
+        self.act_sq = self.grad_sq = self.wg_sq = self.w_sq = 0.0
+        self.act_n = self.grad_n = self.w_n = 0
+        self.dilution = 1.0
+        self.alive: torch.Tensor | None = None
+        self.units: int | None = None
+        self.sat = self.sat_n = 0
+        self.nf_fwd = self.nf_bwd = False
+        self.channel_dim: int | None = None
+
+    def freeze(self) -> LayerStats:
+        def rms(sq: float, n: int) -> float | None:
+            return math.sqrt(sq / n) if n else None
+
+        act = rms(self.act_sq, self.act_n)
+        grad = rms(self.grad_sq, self.grad_n)
+        wg = rms(self.wg_sq, self.w_n)
+        w = rms(self.w_sq, self.w_n)
+        ratio = None
+        if wg is not None and w:
+            ratio = wg / w
+        dead = None
+        if self.alive is not None and self.units:
+            dead = 1.0 - float(self.alive.sum().item()) / self.units
+        return LayerStats(
+            path=self.path,
+            kind=self.kind,
+            order=self.order,
+            weight_layer=self.weight_layer,
+            functional=self.functional,
+            calls=self.calls,
+            output_shape=self.shape,
+            activation_rms=act,
+            grad_output_rms=grad,
+            backward_signal=grad * self.dilution if grad is not None else None,
+            weight_grad_rms=wg,
+            weight_rms=w,
+            grad_weight_ratio=ratio,
+            dead_fraction=dead,
+            saturated_fraction=self.sat / self.sat_n if self.sat_n else None,
+            units=self.units,
+            nonfinite_forward=self.nf_fwd,
+            nonfinite_backward=self.nf_bwd,
+        )
+
+
+def _first_tensor(value: Any) -> torch.Tensor | None:
+    if isinstance(value, torch.Tensor):
+        return value
+    leaves, _ = tree_flatten(value)
+    for leaf in leaves:
+        if isinstance(leaf, torch.Tensor):
+            return leaf
+    return None
+
+
+def _flat_region(kind: str, y: torch.Tensor, module: nn.Module | None) -> torch.Tensor:
+    """Elements where the activation's derivative is below 1% of its maximum."""
+    if kind == "sigmoid":  # s(1-s) < 0.01 * 0.25  <=>  |s - 0.5| > sqrt(0.25 - 0.0025)
+        return (y - 0.5).abs() > 0.49749
+    if kind == "tanh":  # 1 - t^2 < 0.01
+        return y.abs() > 0.99499
+    if kind == "softsign":  # (1 - |y|)^2 < 0.01
+        return y.abs() > 0.9
+    if kind == "hardsigmoid":
+        return (y <= 0) | (y >= 1)
+    low = getattr(module, "min_val", -1.0)
+    high = getattr(module, "max_val", 1.0)
+    return (y <= low) | (y >= high)
+
+
+class _Recorder:
+    """Holds the accumulators and the hook functions of one probe run."""
+
+    def __init__(self, model: nn.Module, deadline: float, batch: int) -> None:
+        self.model = model
+        self.deadline = deadline
+        self.batch = max(batch, 1)
+        self.layers: dict[str, _Layer] = {}
+        self.stack: list[str] = []
+        self.leaf_depth = 0  # > 0 while inside a leaf module's forward
+        self.ran: set[str] = set()
+        self.functional_counts: dict[tuple[str, str], int] = {}
+        self.last_weight_kind: str | None = None
+        self.nf_forward: NonFiniteSite | None = None
+        self.nf_backward: NonFiniteSite | None = None
+        self.input_finite = True
+        self.pass_index = -1  # new_pass() makes it 0 for the first pass
+        self.paths = {m: p for p, m in model.named_modules()}
+        self.leaves = {m for m in model.modules() if not any(True for _ in m.children())}
+
+    def check_time(self) -> None:
+        if time.perf_counter() > self.deadline:
+            raise ProbeTimeout()
+
+    # forward ------------------------------------------------------------------------
+
+    def pre_hook(self, module: nn.Module, args: Any) -> None:
+        self.check_time()
+        path = self.paths.get(module, "?")
+        self.stack.append(path)
+        self.ran.add(path)
+        if module in self.leaves:
+            self.leaf_depth += 1
+            self.input_finite = self._inputs_finite(args)
+
+    def post_hook(self, module: nn.Module, args: Any, output: Any) -> None:
+        if self.stack:
+            self.stack.pop()
+        if module not in self.leaves:
+            return
+        self.leaf_depth -= 1
+        kind = ops.DEFAULT_TABLE.module_kind(module) or type(module).__name__
+        path = self.paths.get(module, "?")
+        self.measure(path, kind, module, output, functional=False)
+
+    def new_pass(self) -> None:
+        self.pass_index += 1
+        self.functional_counts.clear()
+        self.stack.clear()
+        self.leaf_depth = 0
+
+    def _inputs_finite(self, args: Any) -> bool:
+        if self.nf_forward is not None:
+            return True
+        for leaf in tree_flatten(args)[0]:
+            if isinstance(leaf, torch.Tensor) and leaf.is_floating_point() and not bool(torch.isfinite(leaf).all()):
+                return False
+        return True
+
+    def functional(self, kind: str, output: Any) -> None:
+        scope = self.stack[-1] if self.stack else ""
+        key = (scope, kind)
+        self.functional_counts[key] = n = self.functional_counts.get(key, 0) + 1
+        self.measure(f"{scope}:{kind}#{n}", kind, None, output, functional=True)
+
+    def measure(self, path: str, kind: str, module: nn.Module | None, output: Any, *, functional: bool) -> None:
+        layer = self.layers.get(path)
+        if layer is None:
+            layer = self.layers[path] = _Layer(path, kind, len(self.layers), module, functional)
+        if self.pass_index == 0:
+            layer.calls += 1
+        y = _first_tensor(output)
+        if y is None or not y.is_floating_point() or y.numel() == 0:
+            return
+        d = y.detach()
+        if not layer.shape:
+            layer.shape = tuple(d.shape)
+            layer.channel_dim = self._unit_dim(d, kind)
+            layer.dilution = self._dilution(d, layer.channel_dim)
+        sq = float(torch.linalg.vector_norm(d, dtype=torch.float32)) ** 2
+        if not math.isfinite(sq):
+            if not bool(torch.isfinite(d).all()):
+                layer.nf_fwd = True
+                if self.nf_forward is None:
+                    where = "its input was finite" if self.input_finite or functional else "its input was already non-finite"
+                    self.nf_forward = NonFiniteSite("forward", path, kind, f"NaN/Inf in the output; {where}")
+            sq = float(torch.linalg.vector_norm(d.double()[torch.isfinite(d)])) ** 2
+        layer.act_sq += sq
+        layer.act_n += d.numel()
+        if layer.weight_layer:
+            self.last_weight_kind = kind
+        if kind in _DEAD_KINDS:
+            self._dead(layer, d)
+        elif kind in _SATURATING:
+            flat = _flat_region(kind, d, module)
+            layer.sat += int(flat.sum())
+            layer.sat_n += flat.numel()
+        if y.requires_grad:
+            y.register_hook(self._grad_hook(layer))
+
+    def _unit_dim(self, d: torch.Tensor, kind: str) -> int:
+        """Units are channels (dim 1) for conv-like outputs, features (last dim) otherwise."""
+        if d.dim() >= 4:
+            return 1
+        if d.dim() == 3 and self.last_weight_kind in ("conv", "conv_transpose"):
+            return 1
+        return d.dim() - 1 if d.dim() else 0
+
+    def _dilution(self, d: torch.Tensor, unit_dim: int) -> float:
+        """Factor undoing average-pooling dilution of the per-element gradient."""
+        if d.dim() < 3:
+            return 1.0
+        per_unit = d.numel() / max(d.shape[unit_dim], 1) / self.batch
+        per_unit = max(per_unit, 1.0)
+        return per_unit if unit_dim == 1 else math.sqrt(per_unit)
+
+    def _dead(self, layer: _Layer, d: torch.Tensor) -> None:
+        if d.dim() == 0:
+            return
+        dim = layer.channel_dim if layer.channel_dim is not None else d.dim() - 1
+        if d.shape[dim] != (layer.alive.numel() if layer.alive is not None else d.shape[dim]):
+            return  # a reused module with another width: keep the first shape's units
+        other = [i for i in range(d.dim()) if i != dim]
+        alive = (d.amax(dim=other) > 0) if other else (d > 0)
+        layer.alive = alive if layer.alive is None else (layer.alive | alive)
+        layer.units = alive.numel()
+
+    # backward -----------------------------------------------------------------------
+
+    def _grad_hook(self, layer: _Layer) -> Callable[[torch.Tensor], None]:
+        def hook(grad: torch.Tensor) -> None:
+            self.check_time()
+            sq = float(torch.linalg.vector_norm(grad.detach(), dtype=torch.float32)) ** 2
+            if not math.isfinite(sq) and not bool(torch.isfinite(grad).all()):
+                layer.nf_bwd = True
+                if self.nf_backward is None:
+                    self.nf_backward = NonFiniteSite("backward", layer.path, layer.kind, "NaN/Inf in the gradient of the output")
+                return
+            layer.grad_sq += sq
+            layer.grad_n += grad.numel()
+
+        return hook
+
+
+class _FunctionalActivations(TorchFunctionMode):
+    """Measures activations called as functions inside forwards (F.relu, torch.sigmoid...)."""
+
+    def __init__(self, recorder: _Recorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+        self.kinds: dict[Any, str | None] = {}
+
+    def _kind(self, func: Any) -> str | None:
+        try:
+            return self.kinds[func]
+        except KeyError:
+            pass
+        except TypeError:
+            return None
+        kind = ops.DEFAULT_TABLE.function_kind(func)
+        if kind is None:
+            kind = ops.DEFAULT_TABLE.method_kind(getattr(func, "__name__", ""))
+        kind = kind if kind in _DEAD_KINDS or kind in _SATURATING else None
+        self.kinds[func] = kind
+        return kind
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        if self.recorder.leaf_depth == 0:
+            kind = self._kind(func)
+            if kind is not None:
+                self.recorder.functional(kind, out)
+        return out
+
+
+# --- inputs ---------------------------------------------------------------------------
+
+
+def _batch_of(inputs: tuple[Any, ...]) -> int:
+    for leaf in tree_flatten(inputs)[0]:
+        if isinstance(leaf, torch.Tensor) and leaf.dim() > 0:
+            return int(leaf.shape[0])
+    return 1
+
+
+def _resample(inputs: tuple[Any, ...], gen: torch.Generator, batch: int | None, old_batch: int) -> tuple[Any, ...]:
+    """Fresh inputs like ``inputs``, optionally with ``batch`` samples along dim 0."""
+
+    def one(x: Any) -> Any:
+        if not isinstance(x, torch.Tensor) or x.numel() == 0:
+            return x
+        shape = list(x.shape)
+        if batch is not None and x.dim() > 0 and shape[0] == old_batch:
+            shape[0] = batch
+        if x.is_floating_point():
+            xf = x.detach().double()
+            std = float(xf.std()) if x.numel() > 1 else 0.0
+            mean = float(xf.mean())
+            if not math.isfinite(std) or std == 0.0:
+                return x.detach().flatten()[0].expand(shape).clone()
+            return (torch.randn(shape, generator=gen, dtype=torch.float64) * std + mean).to(x.dtype)
+        if x.dtype == torch.bool or x.is_complex():
+            if shape == list(x.shape):
+                return x
+            index = torch.randint(0, x.shape[0], (shape[0],), generator=gen)
+            return x[index.to(x.device)]
+        flat = x.detach().flatten().cpu()
+        index = torch.randint(0, flat.numel(), shape, generator=gen)
+        return flat[index].to(x.dtype)
+
+    return tree_map(one, inputs)
+
+
+def _to_device(value: Any, device: torch.device) -> Any:
+    return tree_map(lambda x: x.to(device) if isinstance(x, torch.Tensor) else x, value)
+
+
+# --- zero-initialised weights ----------------------------------------------------------
+
+
+def _reinit_zero(model: nn.Module, gen: torch.Generator) -> list[str]:
+    """Give all-zero multiplicative parameters a small random init (under ``preserved``)."""
+    owners = {}
+    for mpath, module in model.named_modules():
+        for pname, p in module.named_parameters(recurse=False):
+            owners[id(p)] = (module, pname)
+    changed = []
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            leaf = name.rsplit(".", 1)[-1]
+            if not p.requires_grad or not p.is_floating_point() or p.numel() == 0 or "bias" in leaf:
+                continue
+            if p.is_meta or bool(p.any()):
+                continue
+            module, _ = owners.get(id(p), (None, ""))
+            kind = ops.DEFAULT_TABLE.module_kind(module) if module is not None else None
+            if p.dim() >= 2:
+                fan_in = p[0].numel()
+                p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float32).to(p.dtype) / math.sqrt(fan_in))
+            elif kind in ops.NORMALIZATION:
+                p.fill_(1.0)
+            else:  # layer scale, ReZero alpha: a small scale keeps the block a perturbation
+                p.fill_(0.1)
+            changed.append(name)
+    return changed
+
+
+# --- the probe --------------------------------------------------------------------------
+
+
+def plan_passes(batch: int, settings: ProbeSettings) -> int:
+    """Passes needed to see ``settings.samples`` samples (2 to 8)."""
+    if settings.passes is not None:
+        return max(1, settings.passes)
+    return max(2, min(_MAX_PASSES, math.ceil(settings.samples / max(batch, 1))))
+
+
+def run_probe(model: nn.Module, inputs: tuple[Any, ...] | None, settings: ProbeSettings | None = None) -> ProbeReport:
+    """Measure ``model`` on ``inputs``; never raises for model failures (status error/timeout).
+
+    ``resolve_device`` errors (``--device cuda`` without CUDA) are raised as UserError:
+    that is a usage error of the whole run, not a property of one model.
+    """
+    settings = settings or ProbeSettings()
+    device = resolve_device(settings.device)
+    if inputs is None:
+        return ProbeReport.not_run("skipped", "no example inputs (pass --input-shape or define example_inputs())")
+    start = time.perf_counter()
+    old_batch = _batch_of(inputs)
+    batch = settings.batch_size or old_batch
+    passes = plan_passes(batch, settings)
+    base = dict(device=str(device), batch_size=batch, seed=settings.seed)
+    recorder = _Recorder(model, start + settings.timeout, batch)
+    handles: list[Any] = []
+    done = 0
+    notes: list[str] = []
+    reinit: list[str] = []
+    n_outputs = 0
+    grads_sq: dict[str, float] = {}
+    grad_zero: dict[str, bool] = {}
+    first_inputs: tuple[Any, ...] | None = None
+    linearity: LinearityResult | None = None
+    try:
+        if settings.linearity:
+            linearity = linearity_test(model, inputs)
+        target = model
+        on_device = {p.device for p in model.parameters()} | {b.device for b in model.buffers()}
+        if on_device and on_device != {device}:
+            target = copy.deepcopy(model).to(device)  # never move the user's model
+            recorder = _Recorder(target, start + settings.timeout, batch)
+        guard = preserved(model, parameters=True) if target is model else contextlib.nullcontext()
+        with guard, torch.random.fork_rng(devices=_rng_devices(device)):
+            torch.manual_seed(settings.seed)
+            gen = torch.Generator().manual_seed(settings.seed)
+            if settings.reinit_zero:
+                reinit = _reinit_zero(target, gen)
+            target.train()
+            params = [(n, p) for n, p in target.named_parameters() if p.requires_grad]
+            for module in target.modules():
+                handles.append(module.register_forward_pre_hook(recorder.pre_hook))
+                handles.append(module.register_forward_hook(recorder.post_hook))
+            mode = _FunctionalActivations(recorder)
+            for k in range(passes):
+                recorder.new_pass()
+                x = inputs if k == 0 and settings.batch_size in (None, old_batch) else _resample(inputs, gen, settings.batch_size, old_batch)
+                x = _to_device(x, device)
+                if k == 0:
+                    first_inputs = x
+                with mode:
+                    out = target(*x)
+                outs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor) and t.requires_grad and t.is_floating_point()]
+                n_outputs = len(outs)
+                for t in tree_flatten(out)[0]:
+                    if isinstance(t, torch.Tensor) and t.is_floating_point() and recorder.nf_forward is None:
+                        if not bool(torch.isfinite(t.detach()).all()):
+                            recorder.nf_forward = NonFiniteSite("forward", "<output>", "output", "NaN/Inf in a model output")
+                if not outs or not params:
+                    if k == 0:
+                        notes.append("no output depends on trainable parameters: backward not measured")
+                    done += 1
+                    continue
+                cot = [torch.randn(t.shape, generator=gen, dtype=torch.float32).to(device=t.device, dtype=t.dtype) for t in outs]
+                grads = torch.autograd.grad(outs, [p for _, p in params], cot, allow_unused=True)
+                for (name, p), g in zip(params, grads):
+                    if g is None:
+                        continue
+                    sq = float(torch.linalg.vector_norm(g, dtype=torch.float32)) ** 2
+                    grads_sq[name] = grads_sq.get(name, 0.0) + (sq if math.isfinite(sq) else 0.0)
+                    grad_zero[name] = grad_zero.get(name, True) and sq == 0.0
+                del out, outs, grads, cot
+                done += 1
+            report = _finish(target, recorder, params, grads_sq, grad_zero, reinit, done)
+    except ProbeTimeout:
+        return ProbeReport.not_run(
+            "timeout",
+            f"exceeded the probe time budget of {settings.timeout:g}s after {done} of {passes} passes (raise --probe-timeout)",
+            passes=done, seconds=time.perf_counter() - start, linearity=linearity, **base,
+        )
+    except UserError:
+        raise
+    except Exception as exc:  # the user's model raised: report it, keep static results
+        return ProbeReport.not_run(
+            "error", f"the model raised during the probe: {one_line(exc)}",
+            passes=done, seconds=time.perf_counter() - start, linearity=linearity, **base,
+        )
+    finally:
+        for handle in handles:
+            handle.remove()
+    if reinit:
+        notes.append("zero-initialised weights temporarily re-initialised: " + ", ".join(reinit))
+    if settings.batch_size not in (None, old_batch):
+        notes.append(f"inputs re-batched from {old_batch} to {batch} samples per pass")
+    return ProbeReport(
+        status="ok",
+        passes=done,
+        samples=done * batch,
+        seconds=time.perf_counter() - start,
+        outputs=n_outputs,
+        notes=tuple(notes),
+        linearity=linearity,
+        inputs=first_inputs,
+        **base,
+        **report,
+    )
+
+
+def _rng_devices(device: torch.device) -> list[int]:
+    return [device.index or 0] if device.type == "cuda" else []
+
+
+def _finish(
+    model: nn.Module,
+    recorder: _Recorder,
+    params: list[tuple[str, nn.Parameter]],
+    grads_sq: dict[str, float],
+    grad_zero: dict[str, bool],
+    reinit: list[str],
+    passes: int,
+) -> dict[str, Any]:
+    """Attach parameter gradients to layers and freeze everything."""
+    by_param: dict[int, str] = {}
+    for mpath, module in model.named_modules():
+        for pname, p in module.named_parameters(recurse=False):
+            by_param[id(p)] = mpath
+    without, zero = [], []
+    for name, p in params:
+        owner = by_param.get(id(p), "")
+        layer = recorder.layers.get(owner)
+        if owner not in recorder.ran:
+            continue  # never called: ACT601's business, listed in modules_not_called
+        if name not in grads_sq:
+            without.append(name)
+            continue
+        if grad_zero.get(name):
+            zero.append(name)
+        if layer is not None:
+            layer.wg_sq += grads_sq[name] / max(passes, 1)  # summed over passes: mean square per pass
+            layer.w_sq += float(torch.linalg.vector_norm(p.detach(), dtype=torch.float32)) ** 2
+            layer.w_n += p.numel()
+    not_called = sorted(
+        path for path, module in model.named_modules()
+        if path not in recorder.ran and any(p.requires_grad for p in module.parameters(recurse=False))
+    )
+    layers = sorted(recorder.layers.values(), key=lambda layer: layer.order)
+    return dict(
+        layers=tuple(layer.freeze() for layer in layers),
+        first_nonfinite_forward=recorder.nf_forward,
+        first_nonfinite_backward=recorder.nf_backward,
+        params_without_grad=tuple(without),
+        params_zero_grad=tuple(zero),
+        modules_not_called=tuple(not_called),
+        reinitialised=tuple(reinit),
+    )
+
+
+# --- linearity tests (ACT102/ACT103) ---------------------------------------------------------
+
+
+def _float_inputs(inputs: tuple[Any, ...]) -> bool:
+    leaves = [x for x in tree_flatten(inputs)[0] if isinstance(x, torch.Tensor)]
+    return bool(leaves) and all(x.is_floating_point() for x in leaves)
+
+
+def _max_abs(values: Iterable[torch.Tensor]) -> float:
+    return max((float(v.abs().max()) for v in values if v.numel()), default=0.0)
+
+
+def _tensors(out: Any) -> list[torch.Tensor]:
+    return [t.double() for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor) and t.is_floating_point()]
+
+
+def linearity_test(model: nn.Module, inputs: tuple[Any, ...], tolerance: float = 1e-9) -> LinearityResult:
+    """ACT103's exact test: f(x+y) == f(x) + f(y) - f(0), in float64 and eval mode on a copy."""
+    if not _float_inputs(inputs):
+        return LinearityResult("not-applicable", detail="the model takes non-float inputs", tolerance=tolerance)
+    try:
+        clone = copy.deepcopy(model).double().eval()
+        gen = torch.Generator().manual_seed(1)
+
+        def rand(x: Any) -> Any:
+            if isinstance(x, torch.Tensor):
+                return torch.randn(x.shape, generator=gen, dtype=torch.float64).to(x.device)
+            return x
+
+        xs = tree_map(rand, inputs)
+        ys = tree_map(rand, inputs)
+        zs = tree_map(lambda t: torch.zeros_like(t) if isinstance(t, torch.Tensor) else t, xs)
+        xy = tree_map(lambda a, b: a + b if isinstance(a, torch.Tensor) else a, xs, ys)
+        with torch.no_grad():
+            fx, fy, f0, fxy = (_tensors(clone(*v)) for v in (xs, ys, zs, xy))
+    except Exception as exc:
+        return LinearityResult("not-applicable", detail=f"the float64 copy failed: {one_line(exc)}", tolerance=tolerance)
+    return _compare(fxy, fx, fy, f0, tolerance)
+
+
+def _compare(fxy: list, fx: list, fy: list, f0: list, tolerance: float) -> LinearityResult:
+    if not fxy:
+        return LinearityResult("not-applicable", detail="no floating output", tolerance=tolerance)
+    residual = _max_abs(a - b - c + d for a, b, c, d in zip(fxy, fx, fy, f0))
+    scale = max(_max_abs(fxy), _max_abs(fx), _max_abs(fy), 1e-300)
+    rel = residual / scale
+    status = "linear" if rel <= tolerance else "nonlinear"
+    return LinearityResult(status, relative_error=rel, tolerance=tolerance)
+
+
+def segment_linearity(
+    model: nn.Module, inputs: tuple[Any, ...], first: str, second: str, tolerance: float = 1e-9
+) -> LinearityResult:
+    """Is the map from module ``first``'s output to module ``second``'s output affine?
+
+    On a float64 eval copy: capture ``first``'s outputs a, b for two inputs, then run the
+    model on one input with ``first``'s output replaced by a, b, a+b and 0 and check
+    ``s(a+b) == s(a) + s(b) - s(0)`` at ``second``'s output (what does not depend on
+    ``first`` is constant across the four runs, so it cancels).
+    """
+    try:
+        clone = copy.deepcopy(model).double().eval()
+        mods = dict(clone.named_modules())
+        a_mod, b_mod = mods[first], mods[second]
+        gen = torch.Generator().manual_seed(2)
+
+        def resample(x: Any) -> Any:
+            if isinstance(x, torch.Tensor) and x.is_floating_point():
+                return torch.randn(x.shape, generator=gen, dtype=torch.float64).to(x.device)
+            return x
+
+        xs, ys = tree_map(resample, inputs), tree_map(resample, inputs)
+        captured: list[torch.Tensor] = []
+        replacement: list[torch.Tensor | None] = [None]
+        seen: list[list[torch.Tensor]] = []
+
+        def on_first(module: nn.Module, args: Any, out: Any) -> Any:
+            if replacement[0] is not None:
+                return replacement[0]
+            captured.append(out.detach().clone())
+            return None
+
+        def on_second(module: nn.Module, args: Any, out: Any) -> None:
+            seen[-1].append(out.detach().double().clone())
+
+        h1 = a_mod.register_forward_hook(on_first)
+        h2 = b_mod.register_forward_hook(on_second)
+        try:
+            with torch.no_grad():
+                seen.append([])
+                clone(*xs)
+                seen.append([])
+                clone(*ys)
+                a, b = captured[0], captured[1]
+                results = []
+                for value in (a, b, a + b, torch.zeros_like(a)):
+                    replacement[0] = value
+                    seen.append([])
+                    clone(*xs)
+                    results.append(seen[-1][0])
+        finally:
+            h1.remove()
+            h2.remove()
+    except Exception as exc:
+        return LinearityResult("not-applicable", detail=f"segment test failed: {one_line(exc)}", tolerance=tolerance)
+    fa, fb, fab, f0 = ([r] for r in results)
+    return _compare(fab, fa, fb, f0, tolerance)
+
+
+__all__ = ["ProbeSettings", "ProbeTimeout", "run_probe", "probe_model", "verdict_for", "resolve_device", "linearity_test", "segment_linearity", "plan_passes"]
+
+
+# --- pipeline glue ----------------------------------------------------------------------------
+
+
+def probe_model(model: nn.Module, inputs: tuple[Any, ...] | None, inputs_note: str, options: Any,
+                *, linearity: bool = False) -> ProbeReport:
+    """The probe stage of ``lint_model``: skipped (with the reason and the fixing flag) or run."""
+    if not getattr(options, "probe", True):
+        return ProbeReport.not_run("skipped", "the probe is disabled (--no-probe)")
+    if inputs is None:
+        reason = inputs_note or "no example inputs"
+        if "--input-shape" not in reason:
+            reason += "; pass --input-shape (e.g. --input-shape 8,3,224,224) or define example_inputs()"
+        return ProbeReport.not_run("skipped", reason)
+    settings = ProbeSettings(
+        device=options.device,
+        batch_size=options.probe_batch_size,
+        timeout=options.probe_timeout,
+        linearity=linearity,
+    )
+    return run_probe(model, inputs, settings)
+
+
+def verdict_for(rule: Any, finding: Any, ctx: Any, report: ProbeReport) -> Any:
+    """A static finding's probe verdict: the rule's own ``confirm`` when the probe ran.
+
+    When it did not run (skipped, timeout, error) the verdict says why, for every rule
+    that a measurement could confirm; structural rules stay structural.
+    """
+    from actlint.findings import ProbeStatus, ProbeVerdict
+
+    if report.ok:
+        return rule.confirm(finding, ctx)
+    if rule.confirmed_by == "structural":
+        return rule.confirm(finding, ctx)
+    return ProbeVerdict(ProbeStatus.NOT_PROBED, f"not probed: probe {report.status}: {report.reason}")
