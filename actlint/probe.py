@@ -55,7 +55,9 @@ DEFAULT_SAMPLES = 32
 DEFAULT_TIMEOUT = 60.0
 _MAX_PASSES = 8
 
-_DEAD_KINDS = ops.RELU_FAMILY
+#: Activations whose units can die: exact zero output (and zero gradient) over a region.
+#: Smooth or leaky variants (GELU, SiLU, ELU, LeakyReLU) always pass gradient: never dead.
+_DEAD_KINDS = ops.RECTIFIERS | frozenset({"hardswish"})
 _SATURATING = ops.SATURATING
 
 
@@ -113,7 +115,7 @@ class _Layer:
     __slots__ = (
         "path", "kind", "order", "weight_layer", "functional", "module", "calls", "shape",
         "act_sq", "act_n", "grad_sq", "grad_n", "dilution", "alive", "units", "sat", "sat_n",
-        "nf_fwd", "nf_bwd", "wg_sq", "w_sq", "w_n", "channel_dim",
+        "nf_fwd", "nf_bwd", "wg_sq", "w_sq", "w_n", "channel_dim", "std_sq", "std_n",
     )
 
     def __init__(self, path: str, kind: str, order: int, module: nn.Module | None, functional: bool) -> None:
@@ -123,6 +125,7 @@ class _Layer:
         self.shape: tuple[int, ...] = ()
         self.act_sq = self.grad_sq = self.wg_sq = self.w_sq = 0.0
         self.act_n = self.grad_n = self.w_n = 0
+        self.std_sq, self.std_n = 0.0, 0
         self.dilution = 1.0
         self.alive: torch.Tensor | None = None
         self.units: int | None = None
@@ -153,6 +156,7 @@ class _Layer:
             calls=self.calls,
             output_shape=self.shape,
             activation_rms=act,
+            activation_std=rms(self.std_sq, self.std_n),
             grad_output_rms=grad,
             backward_signal=grad * self.dilution if grad is not None else None,
             weight_grad_rms=wg,
@@ -208,6 +212,7 @@ class _Recorder:
         self.nf_backward: NonFiniteSite | None = None
         self.input_finite = True
         self.pass_index = -1  # new_pass() makes it 0 for the first pass
+        self.localising = False  # True during the extra forward that finds the first NaN op
         self.paths = {m: p for p, m in model.named_modules()}
         self.leaves = {m for m in model.modules() if not any(True for _ in m.children())}
 
@@ -221,6 +226,8 @@ class _Recorder:
         self.check_time()
         path = self.paths.get(module, "?")
         self.stack.append(path)
+        if self.localising:
+            return
         self.ran.add(path)
         if module in self.leaves:
             self.leaf_depth += 1
@@ -229,7 +236,7 @@ class _Recorder:
     def post_hook(self, module: nn.Module, args: Any, output: Any) -> None:
         if self.stack:
             self.stack.pop()
-        if module not in self.leaves:
+        if module not in self.leaves or self.localising:
             return
         self.leaf_depth -= 1
         kind = ops.DEFAULT_TABLE.module_kind(module) or type(module).__name__
@@ -282,6 +289,10 @@ class _Recorder:
         layer.act_n += d.numel()
         if layer.weight_layer:
             self.last_weight_kind = kind
+            if d.dim() >= 2 and d.shape[0] == self.batch and self.batch > 1 and not layer.nf_fwd:
+                centered = d - d.mean(0, keepdim=True)
+                layer.std_sq += float(torch.linalg.vector_norm(centered, dtype=torch.float32)) ** 2
+                layer.std_n += d.numel()
         if kind in _DEAD_KINDS:
             self._dead(layer, d)
         elif kind in _SATURATING:
@@ -314,7 +325,7 @@ class _Recorder:
         if d.shape[dim] != (layer.alive.numel() if layer.alive is not None else d.shape[dim]):
             return  # a reused module with another width: keep the first shape's units
         other = [i for i in range(d.dim()) if i != dim]
-        alive = (d.amax(dim=other) > 0) if other else (d > 0)
+        alive = (d.abs().amax(dim=other) > 0) if other else (d != 0)
         layer.alive = alive if layer.alive is None else (layer.alive | alive)
         layer.units = alive.numel()
 
@@ -364,6 +375,58 @@ class _FunctionalActivations(TorchFunctionMode):
             if kind is not None:
                 self.recorder.functional(kind, out)
         return out
+
+
+class _NonFiniteLocaliser(TorchFunctionMode):
+    """Finds the first op whose output is non-finite while its inputs are finite."""
+
+    def __init__(self, recorder: _Recorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+        self.counts: dict[tuple[str, str], int] = {}
+        self.site: NonFiniteSite | None = None
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        if self.site is not None:
+            return out
+        name = getattr(func, "__name__", str(func))
+        scope = self.recorder.stack[-1] if self.recorder.stack else ""
+        key = (scope, name)
+        self.counts[key] = n = self.counts.get(key, 0) + 1
+        outputs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor) and t.is_floating_point()]
+        if any(not bool(torch.isfinite(t).all()) for t in outputs):
+            inputs = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor) and t.is_floating_point()]
+            if all(bool(torch.isfinite(t).all()) for t in inputs):
+                self.site = NonFiniteSite(
+                    "forward", f"{scope}:{name}#{n}", name,
+                    f"{name}() returned NaN/Inf from finite inputs (input range "
+                    f"[{_min(inputs):.3g}, {_max(inputs):.3g}])",
+                )
+        return out
+
+
+def _min(tensors: list[torch.Tensor]) -> float:
+    return min((float(t.min()) for t in tensors if t.numel()), default=float("nan"))
+
+
+def _max(tensors: list[torch.Tensor]) -> float:
+    return max((float(t.max()) for t in tensors if t.numel()), default=float("nan"))
+
+
+def _localise_nonfinite(model: nn.Module, inputs: Any, recorder: _Recorder) -> NonFiniteSite | None:
+    """Re-run one forward (no grad) checking every op, to name the op that made the first NaN."""
+    if inputs is None:
+        return None
+    recorder.localising = True
+    recorder.stack.clear()
+    mode = _NonFiniteLocaliser(recorder)
+    try:
+        with torch.no_grad(), mode:
+            model(*inputs)
+    finally:
+        recorder.localising = False
+    return mode.site
 
 
 # --- inputs ---------------------------------------------------------------------------
@@ -522,6 +585,9 @@ def run_probe(model: nn.Module, inputs: tuple[Any, ...] | None, settings: ProbeS
                     grad_zero[name] = grad_zero.get(name, True) and sq == 0.0
                 del out, outs, grads, cot
                 done += 1
+            site = recorder.nf_forward
+            if site is not None and (site.layer == "<output>" or "already non-finite" in site.detail):
+                recorder.nf_forward = _localise_nonfinite(target, first_inputs, recorder) or site
             report = _finish(target, recorder, params, grads_sq, grad_zero, reinit, done)
     except ProbeTimeout:
         return ProbeReport.not_run(

@@ -59,6 +59,10 @@ class LayerStats:
     output_shape: tuple[int, ...] = ()
     #: Forward activation RMS of the layer's output.
     activation_rms: float | None = None
+    #: Weight layers only: RMS of the output's sample-to-sample variation (the output minus
+    #: its mean over the batch dimension), i.e. the part of the signal that depends on the
+    #: input. A collapsed signal riding on a bias has a large RMS but a tiny ``activation_std``.
+    activation_std: float | None = None
     #: Raw RMS of the gradient of the synthetic objective w.r.t. the layer's output.
     grad_output_rms: float | None = None
     #: The backward signal: ``grad_output_rms`` normalised for average-pooling dilution
@@ -95,6 +99,7 @@ class LayerStats:
             "calls": self.calls,
             "output_shape": list(self.output_shape),
             "activation_rms": _num(self.activation_rms),
+            "activation_std": _num(self.activation_std),
             "grad_output_rms": _num(self.grad_output_rms),
             "backward_signal": _num(self.backward_signal),
             "weight_grad_rms": _num(self.weight_grad_rms),

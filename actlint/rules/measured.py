@@ -36,9 +36,28 @@ def _module_of(path: str) -> str:
     return path.split(":", 1)[0]
 
 
+def _functional_node(ctx: RuleContext, path: str):  # -> OpNode | None
+    """The graph node of a functional layer ``"<scope>:<kind>#<n>"`` (n-th such call in scope)."""
+    scope, _, rest = path.partition(":")
+    kind, _, index = rest.partition("#")
+    if not index.isdigit() or not ctx.graph.has_dataflow:
+        return None
+    matches = [
+        node for node in ctx.graph
+        if node.op in ("call_function", "call_method") and (node.module_path or "") == scope
+        and (node.kind == kind or getattr(node.target, "__name__", str(node.target)) == kind)
+    ]
+    n = int(index)
+    return matches[n - 1] if 0 < n <= len(matches) else None
+
+
 def _at(ctx: RuleContext, path: str, message: str) -> Finding:
-    """A finding located where the layer's module was constructed (or its parent's)."""
+    """A finding located where the layer is: its functional call, or its module's construction."""
     module = _module_of(path)
+    if ":" in path:
+        node = _functional_node(ctx, path)
+        if node is not None and node.location is not None:
+            return ctx.finding(message, node=node, module=module or None)
     location = ctx.graph.location_of_module(module) if module else None
     return ctx.finding(message, location=location, module=module or None)
 
@@ -63,11 +82,15 @@ def signal_ratio(report: ProbeReport) -> tuple[float, LayerStats, LayerStats] | 
 
 
 def forward_endpoints(report: ProbeReport) -> tuple[float, LayerStats, LayerStats] | None:
-    """Activation RMS at the last weight layer over the first."""
-    layers = [s for s in report.weight_layers() if s.activation_rms is not None and math.isfinite(s.activation_rms)]
-    if len(layers) < 2 or not layers[0].activation_rms:
+    """Input-dependent activation RMS (``activation_std``) at the last weight layer over the first.
+
+    The sample-to-sample variation, not the raw RMS: a signal that collapsed to zero still
+    has the RMS of the last layer's bias, but no variation left.
+    """
+    layers = [s for s in report.weight_layers() if s.activation_std is not None and math.isfinite(s.activation_std)]
+    if len(layers) < 2 or not layers[0].activation_std:
         return None
-    return layers[-1].activation_rms / layers[0].activation_rms, layers[0], layers[-1]
+    return layers[-1].activation_std / layers[0].activation_std, layers[0], layers[-1]
 
 
 class _Measured(Rule):
@@ -411,8 +434,9 @@ class ForwardSignalCollapse(_Measured):
     severity = Severity.WARNING
     summary = "Measured: activation RMS shrinks or grows by orders of magnitude through the network."
     what = (
-        "Compares the activation RMS at the output of the last weight layer with the first one "
-        "and fires when the ratio leaves [low, high]."
+        "Compares the input-dependent activation RMS (the output's variation across samples, so "
+        "a bias cannot mask a collapsed signal) at the last weight layer with the first one and "
+        "fires when the ratio leaves [low, high]."
     )
     why = (
         "A forward signal that collapses or explodes means the layers' scales do not match their "
@@ -454,7 +478,7 @@ class ForwardSignalCollapse(_Measured):
             way = "collapses" if ratio < low else "explodes"
             yield _at(
                 ctx, last.path,
-                f"forward signal {way}: activation RMS at {_name(last)} is {ratio:.1e} of that at "
+                f"forward signal {way}: sample-to-sample activation RMS at {_name(last)} is {ratio:.1e} of that at "
                 f"{_name(first)} (allowed [{low:g}, {high:g}])",
             )
 

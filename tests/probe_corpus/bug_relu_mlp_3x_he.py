@@ -4,6 +4,8 @@ import math
 
 import torch.nn as nn
 
+PLANTED = ("ACT702", "ACT707")
+
 
 def build_model():
     layers = []
