@@ -78,6 +78,12 @@ def main() -> None:
 @click.option("--input-dtype", default=None, help="dtype of --input-shape tensors (float32, int64, ...).")
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=8, show_default=True,
               help="Batch size of inferred example inputs.")
+@click.option("--no-probe", is_flag=True, help="Skip the probe run (static rules only).")
+@click.option("--device", default="auto", show_default=True, help="Probe device: auto, cpu, cuda or cuda:N.")
+@click.option("--probe-batch-size", type=click.IntRange(1, 4096), default=None,
+              help="Samples per probe pass (default: the example inputs' batch; 32 samples over several passes).")
+@click.option("--probe-timeout", type=click.FloatRange(min=0.0, min_open=True), default=60.0, show_default=True,
+              help="Probe time budget in seconds.")
 def check(
     paths: tuple[str, ...],
     output_format: str,
@@ -90,6 +96,10 @@ def check(
     input_shape: tuple[str, ...],
     input_dtype: str | None,
     batch_size: int,
+    no_probe: bool,
+    device: str,
+    probe_batch_size: int | None,
+    probe_timeout: float,
 ) -> None:
     """Lint the models in PATH... (files, file.py::Name, directories)."""
     from actlint.engine import RuleSelection, validate_codes
@@ -110,7 +120,15 @@ def check(
             input_shapes=tuple(parse_shape(s) for s in input_shape),
             input_dtype=parse_dtype(input_dtype) if input_dtype else None,
             batch_size=batch_size,
+            probe=not no_probe,
+            device=device,
+            probe_batch_size=probe_batch_size,
+            probe_timeout=probe_timeout,
         )
+        if not no_probe:
+            from actlint.probe import resolve_device
+
+            resolve_device(device)  # --device cuda without CUDA: exit 2 before any work
         run = lint_paths(paths, options, registry)
     except (UserError, ValueError) as exc:
         _fail(str(exc))

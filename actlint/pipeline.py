@@ -126,7 +126,7 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
     measured_probe = report if report.ok else None
     measured = run_rules([r for r in rules if r.is_measured],
                          lambda rule: RuleContext(rule, graph, loaded.file, probe=measured_probe))
-    outcome.skipped.update(measured.skipped)
+    probe_skipped = dict(measured.skipped)  # one note below, not one per measured rule
     outcome.crashed.update(measured.crashed)
     by_id = {r.id: r for r in rules}
     findings = [
@@ -140,6 +140,8 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
     notes = list(graph.notes)
     for rule_id, reason in sorted(outcome.skipped.items()):
         notes.append(f"{rule_id} not run: {reason}")
+    if not report.ok and options.probe:
+        notes.append(f"probe {report.status}: {report.reason} (measured rules not run)")
     if outcome.crashed:
         rule_id, error = sorted(outcome.crashed.items())[0]
         raise UserError(f"internal error in rule {rule_id}: {error}")
@@ -151,7 +153,7 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
         parameters=parameter_count(model.parameters()),
         findings=findings,
         notes=notes,
-        skipped_rules=dict(outcome.skipped),
+        skipped_rules={**outcome.skipped, **probe_skipped},
         probe=report.to_json(),
         graph=graph,
         extra={"probe_report": report},
