@@ -59,6 +59,9 @@ _MAX_PASSES = 8
 #: Smooth or leaky variants (GELU, SiLU, ELU, LeakyReLU) always pass gradient: never dead.
 _DEAD_KINDS = ops.RECTIFIERS | frozenset({"hardswish"})
 _SATURATING = ops.SATURATING
+#: Functional calls measured as layers: activations whose health is measured, and softmax
+#: (ACT101's confirmation reads the gradient attenuation across it).
+_FUNCTIONAL_KINDS = ops.RELU_FAMILY | _SATURATING | ops.SOFTMAX
 
 
 @dataclass(frozen=True)
@@ -364,7 +367,7 @@ class _FunctionalActivations(TorchFunctionMode):
         kind = ops.DEFAULT_TABLE.function_kind(func)
         if kind is None:
             kind = ops.DEFAULT_TABLE.method_kind(getattr(func, "__name__", ""))
-        kind = kind if kind in _DEAD_KINDS or kind in _SATURATING else None
+        kind = kind if kind in _FUNCTIONAL_KINDS else None
         self.kinds[func] = kind
         return kind
 

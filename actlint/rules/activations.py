@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from actlint import ops
-from actlint.findings import Finding, Severity
+from actlint.findings import Finding, ProbeVerdict, Severity
 from actlint.graph import GraphView, OpNode
 from actlint.rules.base import Example, Rule, RuleContext
 
@@ -77,6 +77,13 @@ class SoftmaxInHiddenLayer(Rule):
         "the final output (or leave it to the loss) and for attention or gating weights."
     )
     confirmed_by = "gradient attenuation across the softmax"
+
+    def confirm(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
+        from actlint.rules import measured  # the probe's numbers are judged next to the measured rules
+
+        if measured.probe_ready(ctx) is None:
+            return super().confirm(finding, ctx)
+        return measured.confirm_softmax(finding, ctx)
     valid = (
         Example(
             """
@@ -209,6 +216,13 @@ class MissingActivation(Rule):
         "one layer if a low-rank factorisation was intended."
     )
     confirmed_by = "linearity check"
+
+    def confirm(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
+        from actlint.rules import measured  # the probe's numbers are judged next to the measured rules
+
+        if measured.probe_ready(ctx) is None:
+            return super().confirm(finding, ctx)
+        return measured.confirm_segment_linearity(finding, ctx, frozenset(_TRANSPARENT | ops.AVG_POOL | {"pad"}))
     valid = (
         Example(
             """
@@ -344,6 +358,13 @@ class LinearModelCollapse(Rule):
     )
     instead = "Add activations between the layers (nn.ReLU(), nn.GELU(), nn.SiLU())."
     confirmed_by = "linearity check f(x+y) = f(x) + f(y) - f(0)"
+
+    def confirm(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
+        from actlint.rules import measured  # the probe's numbers are judged next to the measured rules
+
+        if measured.probe_ready(ctx) is None:
+            return super().confirm(finding, ctx)
+        return measured.confirm_model_linearity(finding, ctx)
     valid = (
         Example(
             """
@@ -574,6 +595,13 @@ class TanhHiddenActivation(Rule):
     )
     instead = "Use nn.ReLU, nn.GELU or nn.SiLU for hidden layers of feed-forward networks."
     confirmed_by = "saturation"
+
+    def confirm(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
+        from actlint.rules import measured  # the probe's numbers are judged next to the measured rules
+
+        if measured.probe_ready(ctx) is None:
+            return super().confirm(finding, ctx)
+        return measured.confirm_saturation(finding, ctx)
     valid = (
         Example(
             """

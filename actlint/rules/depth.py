@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from actlint import ops
-from actlint.findings import Finding, Severity
+from actlint.findings import Finding, ProbeVerdict, Severity
 from actlint.rules.activations import is_gate
 from actlint.rules.base import Example, Option, Rule, RuleContext
 
@@ -31,6 +31,13 @@ class DeepSaturatingStack(Rule):
     )
     options = {"min_depth": Option(4, "Saturating activations in a row that trigger the rule.")}
     confirmed_by = "vanishing ratio / saturation"
+
+    def confirm(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
+        from actlint.rules import measured  # the probe's numbers are judged next to the measured rules
+
+        if measured.probe_ready(ctx) is None:
+            return super().confirm(finding, ctx)
+        return measured.confirm_vanishing(finding, ctx, saturation=True)
     valid = (
         Example(
             """
@@ -116,6 +123,13 @@ class DeepPlainNetwork(Rule):
     instead = "Add residual connections (x + f(x)) around groups of 2-3 layers, or dense connections."
     options = {"min_layers": Option(20, "Weight layers in a row without a skip connection that trigger the rule.")}
     confirmed_by = "vanishing ratio"
+
+    def confirm(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
+        from actlint.rules import measured  # the probe's numbers are judged next to the measured rules
+
+        if measured.probe_ready(ctx) is None:
+            return super().confirm(finding, ctx)
+        return measured.confirm_vanishing(finding, ctx)
     valid = (
         Example(
             """
@@ -189,6 +203,13 @@ class MissingNormalization(Rule):
     )
     options = {"min_layers": Option(10, "Weight layers on the longest path that trigger the rule.")}
     confirmed_by = "vanishing ratio / forward signal"
+
+    def confirm(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
+        from actlint.rules import measured  # the probe's numbers are judged next to the measured rules
+
+        if measured.probe_ready(ctx) is None:
+            return super().confirm(finding, ctx)
+        return measured.confirm_vanishing(finding, ctx, forward=True)
     valid = (
         Example(
             """

@@ -488,3 +488,198 @@ __all__ = [
     "NonFiniteValues", "ParametersWithoutGradient", "ForwardSignalCollapse",
     "signal_ratio", "signal_endpoints", "forward_endpoints",
 ]
+
+
+# --- confirmation of static findings ----------------------------------------------------------
+#
+# Static rules suspect; these helpers read the ProbeReport and return the verdict with numbers.
+# Each static rule's ``confirm`` delegates here (see ``confirmed_by`` on the rule).
+
+#: A static depth/saturation finding is confirmed when the backward signal ratio
+#: first/last weight layer is below this (AUTOTRAINER's vanishing ratio). Looser than
+#: ACT701's 1e-4: the static rule already names a structural cause.
+CONFIRM_VANISHING = 1e-3
+#: ACT106/ACT201: confirmed when more than this share of a tanh/sigmoid's outputs saturate.
+CONFIRM_SATURATION = 0.5
+#: ACT101: confirmed when the gradient shrinks by more than this factor across the softmax.
+CONFIRM_ATTENUATION = 10.0
+
+_TRANSPARENT = frozenset({"reshape", "flatten", "view", "dropout", "identity", "contiguous", "getitem", "cast", "pad", "avg_pool"})
+
+
+def _verdict(status: ProbeStatus, evidence: str, **metrics: object) -> ProbeVerdict:
+    return ProbeVerdict(status, f"{status.value}: {evidence}", {k: v for k, v in metrics.items() if v is not None})
+
+
+def probe_ready(ctx: RuleContext) -> ProbeReport | None:
+    probe = ctx.probe
+    return probe if probe is not None and probe.ok else None
+
+
+def report_path(ctx: RuleContext, node) -> str | None:  # node: OpNode
+    """The ProbeReport layer path of a graph node (module path, or ``scope:kind#n``)."""
+    if node.op == "call_module":
+        return node.module_path or str(node.target)
+    scope = node.module_path or ""
+    n = 0
+    for other in ctx.graph:
+        if other.op in ("call_function", "call_method") and (other.module_path or "") == scope and other.kind == node.kind:
+            n += 1
+        if other is node:
+            return f"{scope}:{node.kind}#{n}"
+    return None
+
+
+def _finding_node(ctx: RuleContext, finding: Finding):  # -> OpNode | None
+    if finding.node is None or not ctx.graph.has_dataflow:
+        return None
+    try:
+        return ctx.graph.node(finding.node)
+    except KeyError:
+        return None
+
+
+def confirm_vanishing(finding: Finding, ctx: RuleContext, *, forward: bool = False, saturation: bool = False) -> ProbeVerdict:
+    """ACT201/202/203: the backward signal ratio (and forward signal, saturation) across the model."""
+    report = probe_ready(ctx)
+    assert report is not None
+    measured = signal_ratio(report)
+    if measured is None:
+        return _verdict(ProbeStatus.NOT_PROBED, "the backward signal reached fewer than two weight layers")
+    ratio, first, last = measured
+    if ratio < CONFIRM_VANISHING:
+        return _verdict(
+            ProbeStatus.CONFIRMED,
+            f"backward signal at {first.path} is {ratio:.1e} of that at {last.path} (threshold {CONFIRM_VANISHING:g})",
+            signal_ratio=ratio,
+        )
+    fwd = forward_endpoints(report) if forward else None
+    if fwd is not None and not (1e-3 <= fwd[0] <= 1e3):
+        return _verdict(
+            ProbeStatus.CONFIRMED,
+            f"forward signal at {fwd[2].path} is {fwd[0]:.1e} of that at {fwd[1].path} (allowed [0.001, 1000])",
+            signal_ratio=ratio, forward_ratio=fwd[0],
+        )
+    if saturation:
+        worst = max((s for s in report.layers if s.saturated_fraction is not None),
+                    key=lambda s: s.saturated_fraction or 0.0, default=None)
+        if worst is not None and (worst.saturated_fraction or 0.0) > CONFIRM_SATURATION:
+            return _verdict(
+                ProbeStatus.CONFIRMED,
+                f"{worst.saturated_fraction:.0%} of the outputs of {worst.path} are saturated "
+                f"(threshold {CONFIRM_SATURATION:.0%})",
+                signal_ratio=ratio, saturated_fraction=worst.saturated_fraction,
+            )
+    extra = f", forward signal ratio {fwd[0]:.2g}" if fwd is not None else ""
+    return _verdict(
+        ProbeStatus.REFUTED,
+        f"backward signal ratio first/last {ratio:.2g} ({first.path} vs {last.path}), "
+        f"threshold {CONFIRM_VANISHING:g}{extra}",
+        signal_ratio=ratio, forward_ratio=fwd[0] if fwd else None,
+    )
+
+
+def confirm_saturation(finding: Finding, ctx: RuleContext) -> ProbeVerdict:
+    """ACT106: the saturated share of the flagged tanh's outputs."""
+    report = probe_ready(ctx)
+    assert report is not None
+    node = _finding_node(ctx, finding)
+    path = report_path(ctx, node) if node is not None else finding.module
+    stats = report.layer(path) if path else None
+    if stats is None or stats.saturated_fraction is None:
+        return _verdict(ProbeStatus.NOT_PROBED, f"no saturation measured for {path or 'this layer'}")
+    fraction = stats.saturated_fraction
+    status = ProbeStatus.CONFIRMED if fraction > CONFIRM_SATURATION else ProbeStatus.REFUTED
+    return _verdict(
+        status, f"{fraction:.0%} of the outputs of {path} are saturated (threshold {CONFIRM_SATURATION:.0%})",
+        saturated_fraction=fraction,
+    )
+
+
+def confirm_softmax(finding: Finding, ctx: RuleContext) -> ProbeVerdict:
+    """ACT101: how much the gradient shrinks across the hidden softmax."""
+    report = probe_ready(ctx)
+    assert report is not None
+    node = _finding_node(ctx, finding)
+    if node is None:
+        return _verdict(ProbeStatus.NOT_PROBED, "the softmax is not in the traced graph")
+    after = report.layer(report_path(ctx, node) or "")
+    before = None
+    for pred in ctx.graph.walk_backward(node, _TRANSPARENT):
+        stats = report.layer(report_path(ctx, pred) or "")
+        if stats is not None and stats.grad_output_rms is not None:
+            before = stats
+            break
+    if after is None or before is None or not after.grad_output_rms or before.grad_output_rms is None:
+        return _verdict(ProbeStatus.NOT_PROBED, "no gradient measured on both sides of the softmax")
+    shrink = after.grad_output_rms / max(before.grad_output_rms, 1e-300)
+    status = ProbeStatus.CONFIRMED if shrink > CONFIRM_ATTENUATION else ProbeStatus.REFUTED
+    return _verdict(
+        status,
+        f"gradient shrinks {shrink:.3g}x across the softmax ({after.grad_output_rms:.2g} after it, "
+        f"{before.grad_output_rms:.2g} at {before.path}; threshold {CONFIRM_ATTENUATION:g}x)",
+        attenuation=shrink,
+    )
+
+
+def confirm_model_linearity(finding: Finding, ctx: RuleContext) -> ProbeVerdict:
+    """ACT103: the exact test f(x+y) = f(x) + f(y) - f(0) on a float64 copy."""
+    from actlint.probe import linearity_test
+
+    report = probe_ready(ctx)
+    assert report is not None
+    result = report.linearity
+    if result is None and report.inputs is not None:
+        result = linearity_test(ctx.model, report.inputs)
+    if result is None or result.status == "not-applicable":
+        return _verdict(ProbeStatus.NOT_PROBED, f"linearity test not applicable: {result.detail if result else 'no inputs'}")
+    status = ProbeStatus.CONFIRMED if result.status == "linear" else ProbeStatus.REFUTED
+    return _verdict(
+        status,
+        f"f(x+y) - f(x) - f(y) + f(0) is {result.relative_error:.1e} of |f| (float64; linear below {result.tolerance:g})",
+        relative_error=result.relative_error,
+    )
+
+
+def confirm_segment_linearity(finding: Finding, ctx: RuleContext, through: frozenset[str]) -> ProbeVerdict:
+    """ACT102: is the second layer's output an affine function of the first layer's output?"""
+    from actlint import ops
+    from actlint.probe import segment_linearity
+
+    report = probe_ready(ctx)
+    assert report is not None
+    node = _finding_node(ctx, finding)
+    if node is None or node.op != "call_module" or report.inputs is None:
+        return _verdict(ProbeStatus.NOT_PROBED, "the layers are not modules of the traced graph")
+    firsts = [p for p in ctx.graph.walk_backward(node, through) if p.kind in ops.AFFINE and p.op == "call_module"]
+    if not firsts:
+        return _verdict(ProbeStatus.NOT_PROBED, "no module layer found before the flagged layer")
+    first = firsts[0]
+    result = segment_linearity(ctx.model, report.inputs, first.module_path or "", node.module_path or "")
+    if result.status == "not-applicable":
+        return _verdict(ProbeStatus.NOT_PROBED, result.detail)
+    status = ProbeStatus.CONFIRMED if result.status == "linear" else ProbeStatus.REFUTED
+    return _verdict(
+        status,
+        f"{node.module_path} is {'an affine' if status is ProbeStatus.CONFIRMED else 'not an affine'} function of "
+        f"{first.module_path} (error {result.relative_error:.1e}, tolerance {result.tolerance:g})",
+        relative_error=result.relative_error,
+    )
+
+
+def confirm_no_gradient(finding: Finding, ctx: RuleContext) -> ProbeVerdict:
+    """ACT601: the unused module never ran and its parameters got no gradient."""
+    report = probe_ready(ctx)
+    assert report is not None
+    path = finding.module or ""
+    if path in report.modules_not_called or any(m.startswith(path + ".") for m in report.modules_not_called):
+        missing = [p for p in report.params_without_grad if p.startswith(path + ".")]
+        return _verdict(
+            ProbeStatus.CONFIRMED,
+            f"{path} never ran in {report.passes} probe passes; its parameters got no gradient"
+            + (f" ({len(missing)} more without gradient)" if missing else ""),
+        )
+    ran = report.layers_under(path)
+    if ran:
+        return _verdict(ProbeStatus.REFUTED, f"{path} ran in the probe ({len(ran)} layers measured)")
+    return _verdict(ProbeStatus.NOT_PROBED, f"{path} has no trainable parameters to measure")

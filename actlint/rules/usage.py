@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from actlint.findings import Finding, Severity
+from actlint.findings import Finding, ProbeVerdict, Severity
 from actlint.graph import GraphView, module_construction_site, parameter_count
 from actlint.rules.base import Example, Rule, RuleContext
 
@@ -42,6 +42,13 @@ class UnusedModule(Rule):
     )
     instead = "Call the module in forward, or delete it from __init__."
     confirmed_by = "no gradient"
+
+    def confirm(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
+        from actlint.rules import measured  # the probe's numbers are judged next to the measured rules
+
+        if measured.probe_ready(ctx) is None:
+            return super().confirm(finding, ctx)
+        return measured.confirm_no_gradient(finding, ctx)
     valid = (
         Example(
             """
