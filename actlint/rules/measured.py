@@ -550,14 +550,14 @@ def confirm_vanishing(finding: Finding, ctx: RuleContext, *, forward: bool = Fal
     if ratio < CONFIRM_VANISHING:
         return _verdict(
             ProbeStatus.CONFIRMED,
-            f"backward signal at {first.path} is {ratio:.1e} of that at {last.path} (threshold {CONFIRM_VANISHING:g})",
+            f"backward signal at {_name(first)} is {ratio:.1e} of that at {_name(last)} (threshold {CONFIRM_VANISHING:g})",
             signal_ratio=ratio,
         )
     fwd = forward_endpoints(report) if forward else None
     if fwd is not None and not (1e-3 <= fwd[0] <= 1e3):
         return _verdict(
             ProbeStatus.CONFIRMED,
-            f"forward signal at {fwd[2].path} is {fwd[0]:.1e} of that at {fwd[1].path} (allowed [0.001, 1000])",
+            f"forward signal at {_name(fwd[2])} is {fwd[0]:.1e} of that at {_name(fwd[1])} (allowed [0.001, 1000])",
             signal_ratio=ratio, forward_ratio=fwd[0],
         )
     if saturation:
@@ -566,14 +566,14 @@ def confirm_vanishing(finding: Finding, ctx: RuleContext, *, forward: bool = Fal
         if worst is not None and (worst.saturated_fraction or 0.0) > CONFIRM_SATURATION:
             return _verdict(
                 ProbeStatus.CONFIRMED,
-                f"{worst.saturated_fraction:.0%} of the outputs of {worst.path} are saturated "
+                f"{worst.saturated_fraction:.0%} of the outputs of {_name(worst)} are saturated "
                 f"(threshold {CONFIRM_SATURATION:.0%})",
                 signal_ratio=ratio, saturated_fraction=worst.saturated_fraction,
             )
     extra = f", forward signal ratio {fwd[0]:.2g}" if fwd is not None else ""
     return _verdict(
         ProbeStatus.REFUTED,
-        f"backward signal ratio first/last {ratio:.2g} ({first.path} vs {last.path}), "
+        f"backward signal ratio first/last {ratio:.2g} ({_name(first)} vs {_name(last)}), "
         f"threshold {CONFIRM_VANISHING:g}{extra}",
         signal_ratio=ratio, forward_ratio=fwd[0] if fwd else None,
     )
@@ -617,7 +617,7 @@ def confirm_softmax(finding: Finding, ctx: RuleContext) -> ProbeVerdict:
     return _verdict(
         status,
         f"gradient shrinks {shrink:.3g}x across the softmax ({after.grad_output_rms:.2g} after it, "
-        f"{before.grad_output_rms:.2g} at {before.path}; threshold {CONFIRM_ATTENUATION:g}x)",
+        f"{before.grad_output_rms:.2g} at {_name(before)}; threshold {CONFIRM_ATTENUATION:g}x)",
         attenuation=shrink,
     )
 
