@@ -96,7 +96,7 @@ def test_measured_findings_point_at_the_layer():
     nan = _only(findings, "ACT705")[0]
     assert nan.location.line == 18 and "log()" in nan.message and nan.probe.status.value == "measured"
     dead = _only(measured(PROBE_CORPUS / "bug_dead_bias.py"), "ACT703")[0]
-    assert dead.module == "act2" and dead.location.line == 14 and "128 of 128 units" in dead.message
+    assert dead.module == "act2" and dead.location.line == 19 and "128 of 128 units" in dead.message
 
 
 def test_cli_confirms_deep_sigmoid_stack_with_numbers():
