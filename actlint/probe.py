@@ -119,7 +119,7 @@ class _Layer:
     __slots__ = (
         "path", "kind", "order", "weight_layer", "functional", "module", "calls", "shape",
         "act_sq", "act_n", "grad_sq", "grad_n", "dilution", "alive", "units", "sat", "sat_n",
-        "nf_fwd", "nf_bwd", "wg_sq", "w_sq", "w_n", "channel_dim", "std_sq", "std_n",
+        "nf_fwd", "nf_bwd", "wg_sq", "w_sq", "w_n", "channel_dim", "std_sq", "std_n", "per_unit",
     )
 
     def __init__(self, path: str, kind: str, order: int, module: nn.Module | None, functional: bool) -> None:
@@ -130,7 +130,8 @@ class _Layer:
         self.act_sq = self.grad_sq = self.wg_sq = self.w_sq = 0.0
         self.act_n = self.grad_n = self.w_n = 0
         self.std_sq, self.std_n = 0.0, 0
-        self.dilution = 1.0
+        self.dilution = 1.0  # positions per unit while measuring; the backward-signal factor after _finish
+        self.per_unit = 1.0
         self.alive: torch.Tensor | None = None
         self.units: int | None = None
         self.sat = self.sat_n = 0
@@ -317,12 +318,13 @@ class _Recorder:
         return d.dim() - 1 if d.dim() else 0
 
     def _dilution(self, d: torch.Tensor, unit_dim: int) -> float:
-        """Factor undoing average-pooling dilution of the per-element gradient."""
+        """Positions per unit and sample (spatial size, or sequence length); 1 for vectors.
+
+        ``_finish`` turns this into the pooling-dilution factor of the backward signal.
+        """
         if d.dim() < 3:
             return 1.0
-        per_unit = d.numel() / max(d.shape[unit_dim], 1) / self.batch
-        per_unit = max(per_unit, 1.0)
-        return per_unit if unit_dim == 1 else math.sqrt(per_unit)
+        return max(d.numel() / max(d.shape[unit_dim], 1) / self.batch, 1.0)
 
     def _dead(self, layer: _Layer, d: torch.Tensor) -> None:
         if d.dim() == 0:
@@ -694,6 +696,7 @@ def _finish(
         if path not in recorder.ran and any(p.requires_grad for p in module.parameters(recurse=False))
     )
     layers = sorted(recorder.layers.values(), key=lambda layer: layer.order)
+    _undo_pooling_dilution(layers)
     return dict(
         layers=tuple(layer.freeze() for layer in layers),
         first_nonfinite_forward=recorder.nf_forward,
@@ -703,6 +706,31 @@ def _finish(
         modules_not_called=tuple(not_called),
         reinitialised=tuple(reinit),
     )
+
+
+def _undo_pooling_dilution(layers: list[_Layer]) -> None:
+    """Set each layer's backward-signal factor so global pooling does not read as vanishing.
+
+    A global average pool over P positions hands each position 1/P of the gradient, so
+    every layer before it sees a per-element gradient diluted by P; a stride-2 layer is a
+    real change of scale and is left alone. When the network ends in vectors (a
+    classifier) after spatial (or sequence) layers, layers with positions are scaled by
+    P = positions of the last such layer (at most their own): P for conv-like outputs,
+    sqrt(P) for sequences (a class token takes its gradient from one position, a mean
+    from all of them: in between). A fully convolutional output is not pooled: factor 1.
+    """
+    weights = [layer for layer in layers if layer.weight_layer and layer.shape]
+    for layer in layers:
+        layer.per_unit, layer.dilution = layer.dilution, 1.0
+    if not weights or len(weights[-1].shape) >= 3:
+        return
+    spatial = [layer for layer in layers if layer.shape and layer.per_unit > 1.0]
+    if not spatial:
+        return
+    pooled = spatial[-1].per_unit
+    for layer in spatial:
+        factor = min(layer.per_unit, pooled)
+        layer.dilution = factor if layer.channel_dim == 1 else math.sqrt(factor)
 
 
 # --- linearity tests (ACT102/ACT103) ---------------------------------------------------------

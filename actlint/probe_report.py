@@ -65,10 +65,11 @@ class LayerStats:
     activation_std: float | None = None
     #: Raw RMS of the gradient of the synthetic objective w.r.t. the layer's output.
     grad_output_rms: float | None = None
-    #: The backward signal: ``grad_output_rms`` normalised for average-pooling dilution
-    #: (multiplied by the number of spatial positions per channel for conv-like outputs
-    #: ``(N, C, *spatial)`` and by sqrt(sequence length) for ``(N, T, D)`` outputs), so the
-    #: signal reaching a 56x56 feature map compares with the signal at the classifier.
+    #: The backward signal: ``grad_output_rms`` corrected for global-pooling dilution. When
+    #: the network ends in vectors (a classifier) after layers with positions, the layers
+    #: with positions are multiplied by P, the positions per unit of the last such layer
+    #: (at most their own): P for conv-like ``(N, C, *spatial)`` outputs, sqrt(P) for
+    #: ``(N, T, D)`` sequences. Fully convolutional outputs are not corrected.
     backward_signal: float | None = None
     #: RMS of the gradient of the layer's own trainable parameters (all of them, pooled).
     weight_grad_rms: float | None = None

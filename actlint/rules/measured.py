@@ -7,9 +7,10 @@ tests/probe_corpus; ``python bench/probe_calibration.py`` prints the margins).
 Calibration notes (measured here at init, see DESIGN.md for torchvision's numbers):
 
 * Backward-signal ratios (first/last weight layer, per-element RMS of dL/d output
-  undoing average-pooling dilution) span 9e-3..6e2 on healthy CNNs; planted bugs reach
-  2e-11 (12-layer sigmoid MLP), 4e-16 (30-layer plain ReLU CNN), 5e7 (ReLU MLP at 3x He).
-  The defaults 1e-4 and 1e5 sit about two orders of magnitude from either side.
+  undoing global-pooling dilution) span 0.036 (VGG-BN-style) .. 35 (ResNet-50) on the
+  healthy corpus (torchvision: 9e-3 .. 6e2); planted bugs reach 2e-11 (12-layer sigmoid
+  MLP), 3e-14 (30-layer plain ReLU CNN), 2e6 (16-layer ReLU MLP at 3x He). Margins of
+  the defaults 1e-4 / 1e5: 2.6 / 3.5 decades to the healthy side, 6.6 / 1.3 to the bugs.
 * Dead units need >= 32 samples: squeeze-excitation ReLUs see one pooled value per
   sample, so their units barely vary across random inputs and look half dead by chance.
   The probe sees 32 samples by default; the threshold is the share of units that never
