@@ -16,6 +16,7 @@ RULE_MODULES = (
     "actlint.rules.depth",
     "actlint.rules.normalization",
     "actlint.rules.usage",
+    "actlint.rules.init",
     "actlint.rules.measured",
 )
 
