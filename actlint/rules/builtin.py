@@ -17,6 +17,7 @@ RULE_MODULES = (
     "actlint.rules.normalization",
     "actlint.rules.usage",
     "actlint.rules.init",
+    "actlint.rules.loss",
     "actlint.rules.measured",
 )
 

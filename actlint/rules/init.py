@@ -434,6 +434,38 @@ def feeds_weight_layer(graph: GraphView) -> list[bool]:
     return reaches
 
 
+def weight_layers_after(graph: GraphView) -> list[int]:
+    """For each node: the most weight layers on any path from it to an output (one reverse walk)."""
+    after = [0] * len(graph.nodes)
+    for node in reversed(graph.nodes):
+        after[node.index] = max(
+            (after[u] + (1 if graph.nodes[u].is_weight_layer else 0) for u in node.users), default=0
+        )
+    return after
+
+
+def plain_layers_after(graph: GraphView) -> list[int]:
+    """For each node: weight layers on the longest path after it within one plain chain.
+
+    A chain ends at a normalization (the scale is reset), a residual merge (the branch's scale
+    is relative to the skip path), a weighting op (attention, gates: the branch scales another
+    tensor) or the output. Init mismatches compound only along such chains.
+    """
+    from actlint.rules.activations import is_weighting
+
+    skips = graph.skip_connections
+    after = [0] * len(graph.nodes)
+    for node in reversed(graph.nodes):
+        best = 0
+        for u in node.users:
+            user = graph.nodes[u]
+            if user.kind in ops.NORMALIZATION or u in skips or is_weighting(graph, user):
+                continue
+            best = max(best, after[u] + (1 if user.is_weight_layer else 0))
+        after[node.index] = best
+    return after
+
+
 def is_residual_branch_end(graph: GraphView, node: OpNode) -> bool:
     """True when ``node``'s output is added to a skip path (the end of a residual branch).
 
@@ -506,7 +538,10 @@ class InitScaleMismatch(Rule):
         "orthogonal inits of non-square layers are accepted; PyTorch's default (1/sqrt(3), 2.4x "
         "below He) is within the factor. Layers followed by a normalization, a residual add, "
         "attention or nothing (the last layer) are not judged: the scale there is reset or "
-        "matters little. All-constant weights are ACT303's business."
+        "matters little, and so are layers followed by fewer than two weight layers before the chain "
+        "ends at a normalization, a residual merge, a gate/attention product or the output (a "
+        "head's or a squeeze-excitation branch's scale is one constant factor, it does not "
+        "compound). All-constant weights are ACT303's business."
     )
     why = (
         "Each layer multiplies the forward signal (and the backward one) by roughly its scale times "
@@ -572,13 +607,14 @@ class InitScaleMismatch(Rule):
                 def __init__(self):
                     super().__init__()
                     self.fc1 = nn.Linear(128, 128)
-                    self.fc2 = nn.Linear(128, 10)
+                    self.fc2 = nn.Linear(128, 128)
+                    self.fc3 = nn.Linear(128, 10)
                     nn.init.normal_(self.fc1.weight, std=1.0)  # 11x He scale for the ReLU
 
                 def forward(self, x):
-                    return self.fc2(self.fc1(x).relu())
+                    return self.fc3(self.fc2(self.fc1(x).relu()).relu())
             """,
-            line=11,
+            line=12,
         ),
         Example(
             """
@@ -586,7 +622,7 @@ class InitScaleMismatch(Rule):
 
             def build_model():
                 model = nn.Sequential(nn.Conv2d(3, 32, 3), nn.ReLU(), nn.Conv2d(32, 32, 3), nn.ReLU(),
-                                      nn.Flatten(), nn.LazyLinear(10))
+                                      nn.Conv2d(32, 32, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(10))
                 nn.init.normal_(model[2].weight, std=0.001)
                 return model
             """,
@@ -595,11 +631,14 @@ class InitScaleMismatch(Rule):
 
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         graph = ctx.graph
-        reaches = feeds_weight_layer(graph)
+        after = plain_layers_after(graph)
         limit = self.option("ratio")
         for node in graph.of_kind(SCALED_LAYERS):
             stats = weight_stats(node)
-            if stats is None or stats.constant or not reaches[node.index]:
+            # A mismatch compounds only through further layers of the same plain chain: a layer
+            # feeding just the output layer, a gate or a residual merge scales one tensor by a
+            # constant factor that the loss, the gate or the skip path absorbs.
+            if stats is None or stats.constant or after[node.index] < 2:
                 continue
             nexts = followers(graph, node)
             bands = [gain_band(n) for n in nexts]
@@ -757,10 +796,13 @@ class SignalExplosionOrCollapse(Rule):
         graph = ctx.graph
         signals = signal_pass(graph)
         lo, hi = self.option("min"), self.option("max")
+        after = weight_layers_after(graph)
         reported: set[int] = set()  # one finding per segment
         for node in graph.nodes:
             sig = signals[node.index]
-            if sig is None or sig.start in reported or not node.is_weight_layer:
+            # The last layer's output scale is the initial logit temperature (zero-initialised
+            # heads set it to 0 on purpose): judge the signal where further layers consume it.
+            if sig is None or sig.start in reported or not node.is_weight_layer or after[node.index] == 0:
                 continue
             ratio = sig.ratio
             if ratio is None or ratio == 0.0 or lo <= ratio <= hi:

@@ -1,0 +1,216 @@
+"""Find the losses a model file uses, by reading its source (AST), and which model each is for.
+
+A loss counts wherever it appears: assigned at module level (``criterion =
+nn.CrossEntropyLoss()``), called inside a training function (``F.cross_entropy(out, y)``),
+passed to a helper (``fit(model, criterion=nn.CrossEntropyLoss())``), or referenced without
+a call (``loss_fn=F.cross_entropy``). Names are resolved through the imported file's
+namespace first (so ``import torch.nn as tnn``, ``from torch.nn import CrossEntropyLoss as
+CE`` and subclasses of the torch losses work), then by their last name for imports made
+inside functions.
+
+Each use remembers the identifiers its *scope* mentions: the enclosing function (with the
+names of its enclosing classes), or the module-level statements. When a file defines
+several models, a loss whose scope names one of them belongs to that model only; a loss
+whose scope names none belongs to every model in the file.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import torch.nn as nn
+import torch.nn.functional as F
+
+#: Loss kinds.
+CROSS_ENTROPY = "cross_entropy"  # takes logits
+NLL = "nll"  # takes log-probabilities
+BCE = "bce"  # takes probabilities
+BCE_LOGITS = "bce_logits"  # takes logits
+
+_CLASSES: dict[type, str] = {
+    nn.CrossEntropyLoss: CROSS_ENTROPY,
+    nn.NLLLoss: NLL,
+    nn.BCELoss: BCE,
+    nn.BCEWithLogitsLoss: BCE_LOGITS,
+}
+_FUNCTIONS: dict[Any, str] = {
+    F.cross_entropy: CROSS_ENTROPY,
+    F.nll_loss: NLL,
+    F.binary_cross_entropy: BCE,
+    F.binary_cross_entropy_with_logits: BCE_LOGITS,
+}
+#: Fallback by the last component of the name (imports inside functions are not in the namespace).
+_BY_NAME: dict[str, str] = {
+    "CrossEntropyLoss": CROSS_ENTROPY, "cross_entropy": CROSS_ENTROPY,
+    "NLLLoss": NLL, "nll_loss": NLL,
+    "BCELoss": BCE, "binary_cross_entropy": BCE,
+    "BCEWithLogitsLoss": BCE_LOGITS, "binary_cross_entropy_with_logits": BCE_LOGITS,
+}
+
+
+@dataclass(frozen=True)
+class LossUse:
+    """One place the file uses a loss."""
+
+    kind: str  # CROSS_ENTROPY, NLL, BCE or BCE_LOGITS
+    text: str  # as written, e.g. "nn.CrossEntropyLoss()"
+    line: int
+    column: int  # 1-based
+    placement: str  # "at module level", "in function train", "passed as criterion= to fit"
+    scope_names: frozenset[str]  # identifiers mentioned in the enclosing scope
+
+
+def _dotted(expr: ast.AST) -> str | None:
+    parts = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name):
+        return None
+    parts.append(expr.id)
+    return ".".join(reversed(parts))
+
+
+def _resolve(dotted: str, namespace: dict[str, Any]) -> str | None:
+    """The loss kind a dotted name refers to, or None."""
+    head, *rest = dotted.split(".")
+    obj: Any = namespace.get(head, _MISSING)
+    if obj is _MISSING and head == "torch":
+        import torch
+
+        obj = torch
+    for part in rest:
+        if obj is _MISSING:
+            break
+        obj = getattr(obj, part, _MISSING)
+    if obj is not _MISSING:
+        if isinstance(obj, type):
+            for cls, kind in _CLASSES.items():
+                if issubclass(obj, cls):
+                    return kind
+            return None
+        try:
+            return _FUNCTIONS.get(obj)
+        except TypeError:
+            return None
+    return _BY_NAME.get(dotted.rsplit(".", 1)[-1])
+
+
+_MISSING = object()
+
+
+def _names(nodes: Iterable[ast.AST]) -> set[str]:
+    found: set[str] = set()
+    for top in nodes:
+        for node in ast.walk(top):
+            if isinstance(node, ast.Name):
+                found.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                found.add(node.attr)
+    return found
+
+
+def _module_level(tree: ast.Module) -> list[ast.stmt]:
+    """Module-level statements, without the bodies of functions and classes."""
+    return [s for s in tree.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+
+
+def find_losses(source: str, namespace: dict[str, Any] | None = None) -> list[LossUse]:
+    """Every loss use in ``source`` (empty when the file does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    namespace = namespace or {}
+    parents: dict[ast.AST, ast.AST] = {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parents[child] = node
+    module_names = _names(_module_level(tree))
+    uses: dict[tuple[str, int], LossUse] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Name, ast.Attribute)) or not isinstance(getattr(node, "ctx", None), ast.Load):
+            continue
+        parent = parents.get(node)
+        if isinstance(parent, ast.Attribute):
+            continue  # only the full dotted expression
+        dotted = _dotted(node)
+        kind = _resolve(dotted, namespace) if dotted else None
+        if kind is None:
+            continue
+        expr: ast.AST = parent if isinstance(parent, ast.Call) and parent.func is node else node
+        scope, placement = _scope(expr, parents, module_names)
+        keyword = parents.get(expr)
+        if isinstance(keyword, ast.keyword) and keyword.arg and isinstance(parents.get(keyword), ast.Call):
+            callee = _dotted(parents[keyword].func) or "a call"  # type: ignore[attr-defined]
+            placement = f"passed as {keyword.arg}= to {callee}"
+        key = (kind, expr.lineno)
+        if key not in uses:
+            uses[key] = LossUse(kind, ast.get_source_segment(source, expr) or dotted or kind, expr.lineno,
+                                expr.col_offset + 1, placement, frozenset(scope))
+    return sorted(uses.values(), key=lambda u: (u.line, u.column))
+
+
+def _scope(node: ast.AST, parents: dict[ast.AST, ast.AST], module_names: set[str]) -> tuple[set[str], str]:
+    """Identifiers mentioned in ``node``'s enclosing function (plus enclosing class names) or module."""
+    function = None
+    classes = []
+    cur = parents.get(node)
+    while cur is not None:
+        if isinstance(cur, (ast.FunctionDef, ast.AsyncFunctionDef)) and function is None:
+            function = cur
+        elif isinstance(cur, ast.ClassDef):
+            classes.append(cur.name)
+        cur = parents.get(cur)
+    if function is None:
+        return set(module_names) | set(classes), "at module level"
+    names = _names(function.body) | {function.name} | set(classes)
+    where = f"in {classes[0]}.{function.name}" if classes else f"in function {function.name}"
+    return names, where
+
+
+def model_identifiers(model: nn.Module, namespace: dict[str, Any], source: str, construction_line: int | None) -> set[str]:
+    """Names by which the file refers to ``model``: its class (when defined in the file), the
+    module-level names bound to it, and the factory function that built it."""
+    ids = {name for name, value in namespace.items() if value is model}
+    cls = type(model)
+    if cls.__module__ == namespace.get("__name__"):
+        ids.add(cls.__name__)
+    if construction_line is not None:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            return ids
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= construction_line <= (node.end_lineno or node.lineno):
+                ids.add(node.name)
+    return ids
+
+
+def all_model_identifiers(namespace: dict[str, Any]) -> set[str]:
+    """Names of every model candidate in the file: nn.Module classes defined there,
+    module-level instances and zero-argument factory functions."""
+    from actlint.loader import FACTORY_NAMES
+
+    module_name = namespace.get("__name__")
+    ids = set()
+    for name, value in namespace.items():
+        if isinstance(value, type) and issubclass(value, nn.Module) and value.__module__ == module_name:
+            ids.add(name)
+        elif isinstance(value, nn.Module):
+            ids.add(name)
+        elif name in FACTORY_NAMES and callable(value):
+            ids.add(name)
+    return ids
+
+
+def applies_to(use: LossUse, mine: set[str], everyone: set[str]) -> bool:
+    """Does ``use`` concern the model known by ``mine`` (out of all models ``everyone``)?"""
+    mentioned = use.scope_names & (everyone | mine)
+    return not mentioned or bool(mentioned & mine)
+
+
+__all__ = ["LossUse", "find_losses", "model_identifiers", "all_model_identifiers", "applies_to",
+           "CROSS_ENTROPY", "NLL", "BCE", "BCE_LOGITS"]
