@@ -136,6 +136,8 @@ def find_losses(source: str, namespace: dict[str, Any] | None = None) -> list[Lo
         parent = parents.get(node)
         if isinstance(parent, ast.Attribute):
             continue  # only the full dotted expression
+        if isinstance(parent, ast.ClassDef) and node in parent.bases:
+            continue  # subclassing a loss is not using it (its instances are resolved as uses)
         dotted = _dotted(node)
         kind = _resolve(dotted, namespace) if dotted else None
         if kind is None:
@@ -195,12 +197,13 @@ def all_model_identifiers(namespace: dict[str, Any]) -> set[str]:
     from actlint.loader import FACTORY_NAMES
 
     module_name = namespace.get("__name__")
-    ids = set()
+    ids: set[str] = set()
     for name, value in namespace.items():
         if isinstance(value, type) and issubclass(value, nn.Module) and value.__module__ == module_name:
-            ids.add(name)
-        elif isinstance(value, nn.Module):
-            ids.add(name)
+            if not issubclass(value, nn.modules.loss._Loss):
+                ids.add(name)
+        elif isinstance(value, nn.Module) and not isinstance(value, nn.modules.loss._Loss):
+            ids.add(name)  # a module-level criterion is a loss, not a model
         elif name in FACTORY_NAMES and callable(value):
             ids.add(name)
     return ids

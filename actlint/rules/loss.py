@@ -178,7 +178,8 @@ class SoftmaxBeforeCrossEntropy(Rule):
                 if not matching:
                     continue
                 use = matching[0]
-                more = f" (and {len(matching) - 1} more uses)" if len(matching) > 1 else ""
+                extra = len(matching) - 1
+                more = f" (and {extra} more use{'s' if extra > 1 else ''})" if extra else ""
                 where = f"{use.text} at line {use.line} ({use.placement}){more}"
                 severity = None
                 if loss_kind == losses.CROSS_ENTROPY and kind == "softmax":
