@@ -508,7 +508,14 @@ def is_residual_branch_end(graph: GraphView, node: OpNode) -> bool:
 
 
 def _layer_name(node: OpNode) -> str:
-    return node.module_path or node.name
+    """The layer as a Python expression on the model: ``features[0].conv``, ``model[2]``."""
+    path = node.module_path
+    if not path:
+        return node.name
+    text = ""
+    for part in path.split("."):
+        text += f"[{part}]" if part.isdigit() else f".{part}"
+    return "model" + text if text.startswith("[") else "model" + text
 
 
 def _measured_verdict(status: ProbeStatus, evidence: str, **metrics: Any) -> ProbeVerdict:
@@ -682,7 +689,7 @@ class InitScaleMismatch(Rule):
             assert band is not None
             off = low / scale if scale < low else scale / high
             direction = "below" if scale < low else "above"
-            weight = f"{_layer_name(node)}.weight" if node.module_path else "weight"
+            weight = f"{_layer_name(node)}.weight" if node.module_path else "layer.weight"
             yield ctx.finding(
                 f"weight scale std*sqrt(fan_in) of {node.describe()} is {scale:.3g} (std {stats.std:.3g}, "
                 f"fan-in {stats.fan_in}), {off:.1f}x {direction} the {band.describe()} expected before the "
@@ -856,22 +863,32 @@ class SignalExplosionOrCollapse(Rule):
         sig = signal_pass(ctx.graph)[node.index]
         if sig is None:
             return _measured_verdict(ProbeStatus.NOT_PROBED, "no predicted signal at the layer")
+        signals = signal_pass(ctx.graph)
         start = ctx.graph.nodes[sig.start]
         rin = _measured_rms(ctx, report, start)
-        path = _report_path(ctx, node)
-        stats = report.layer(path) if path else None
-        rout = None
-        if stats is not None:
+        # The most extreme measured layer of the segment (same start, before the next normalization).
+        measured: list[tuple[float, str]] = []
+        for other in ctx.graph.nodes:
+            other_sig = signals[other.index]
+            if not other.is_weight_layer or other_sig is None or other_sig.start != sig.start:
+                continue
+            path = _report_path(ctx, other)
+            stats = report.layer(path) if path else None
+            if stats is None:
+                continue
             rout = stats.activation_std if stats.activation_std is not None else stats.activation_rms
-        if not rin or rout is None:
+            if rout is not None and rin:
+                measured.append((rout / rin, path or other.name))
+        if not measured:
             return _measured_verdict(ProbeStatus.NOT_PROBED, "no forward signal measured at both ends of the segment")
-        ratio = rout / rin
         lo, hi = self.option("min"), self.option("max")
+        ratio, path = max(measured, key=lambda m: abs(math.log(max(m[0], 1e-300))))
         status = ProbeStatus.CONFIRMED if not (lo <= ratio <= hi) else ProbeStatus.REFUTED
+        origin = "the input" if start.op == "placeholder" else (_report_path(ctx, start) or start.name)
         return _measured_verdict(
             status,
-            f"measured input-dependent RMS at {path} is {ratio:.2e}x that at {_report_path(ctx, start) or 'the input'} "
-            f"(allowed [{lo:g}, {hi:g}])",
+            f"measured input-dependent RMS at {path} is {ratio:.2e}x that at {origin} "
+            f"(most extreme of {len(measured)} layers before the next normalization; allowed [{lo:g}, {hi:g}])",
             forward_ratio=ratio,
         )
 
