@@ -239,13 +239,19 @@ def select_model(loaded: LoadedFile, name: str) -> LoadedModel:
     raise UserError(f"{loaded.display}: '{name}' is a {type(obj).__name__}, not a model, class or factory", file=loaded.display)
 
 
+def _is_loss(obj: object) -> bool:
+    """Loss modules (``criterion = nn.CrossEntropyLoss()``) are paired with models, not models."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    return issubclass(cls, nn.modules.loss._Loss)
+
+
 def _candidate_names(loaded: LoadedFile) -> list[tuple[str, str]]:
     """(name, kind) of every candidate in discovery order."""
     ns = loaded.namespace
     module_name = ns.get("__name__")
     found: list[tuple[str, str]] = []
     for name, obj in ns.items():
-        if not name.startswith("_") and isinstance(obj, nn.Module):
+        if not name.startswith("_") and isinstance(obj, nn.Module) and not _is_loss(obj):
             found.append((name, "instance"))
     for name in FACTORY_NAMES:
         obj = ns.get(name)
@@ -258,6 +264,7 @@ def _candidate_names(loaded: LoadedFile) -> list[tuple[str, str]]:
             and obj.__module__ == module_name
             and not name.startswith("_")
             and not inspect.isabstract(obj)
+            and not _is_loss(obj)
         ):
             found.append((name, "class"))
     return found

@@ -26,6 +26,7 @@ from actlint.results import LintRun, ModelResult, RunError
 from actlint.probe import probe_model, verdict_for
 from actlint.rules.base import Rule, RuleContext
 from actlint.rules.registry import RuleRegistry, default_registry
+from actlint.safety import quiet_user_warnings
 from actlint.trace import propagate_shapes, trace_model
 
 
@@ -70,7 +71,8 @@ def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry
     run = LintRun()
     for target, from_directory in expand_targets(args, options.exclude):
         try:
-            models = load_models(target)
+            with quiet_user_warnings():
+                models = load_models(target)
         except UserError as exc:
             if from_directory and "no model found" in exc.message:
                 continue
@@ -78,7 +80,8 @@ def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry
             continue
         for loaded in models:
             try:
-                run.models.append(lint_model(loaded, rules, options))
+                with quiet_user_warnings():
+                    run.models.append(lint_model(loaded, rules, options))
             except UserError as exc:
                 run.errors.append(RunError(loaded.file.display, f"{loaded.name}: {exc.message}"))
             except Exception as exc:  # noqa: BLE001 - one model's crash must not lose the others

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from typing import Iterator
 
 import torch
@@ -53,3 +54,16 @@ def quiet_torch_logs() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(previous)
+
+
+@contextlib.contextmanager
+def quiet_user_warnings() -> Iterator[None]:
+    """Hide Python warnings raised while we import and run the user's model.
+
+    Every forward pass actlint makes (shape propagation, input inference, the probe)
+    would repeat the model's own deprecation warnings on stderr, and the ones that
+    matter (implicit softmax dim, ...) are reported as findings with a location.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield

@@ -222,6 +222,22 @@ def test_discovery_order_and_submodule_exclusion(tmp_path):
     assert names == ["build_model", "Net"]
 
 
+def test_losses_are_not_linted_as_models(tmp_path):
+    path = write_model(
+        tmp_path,
+        MLP
+        + """
+class SmoothedCE(nn.modules.loss._Loss):
+    def forward(self, logits, target):
+        return nn.functional.cross_entropy(logits, target, label_smoothing=0.1)
+
+criterion = nn.CrossEntropyLoss()
+smoothed = SmoothedCE()
+""",
+    )
+    assert [m.name for m in load_models(str(path))] == ["Net"]
+
+
 def test_selectors_pick_instances_factories_and_classes(tmp_path):
     path = write_model(tmp_path, MLP + "\nmodel = Net()\n\ndef make_model():\n    return Net()\n")
     for name, kind in [("Net", "class"), ("model", "instance"), ("make_model", "factory")]:
@@ -318,3 +334,29 @@ def test_input_inference_covers_layouts(tmp_path):
     assert inputs["Tokens"].startswith("int64[8x16]")
     assert inputs["TimeMajor"].startswith("float32[16x8x10]")  # (time, batch, features)
     assert inputs["Cifar"].startswith("float32[8x3x32x32]")  # 64 fails the fixed-size Linear
+
+
+def test_model_warnings_are_not_repeated_on_stderr(tmp_path):
+    """Every pass actlint makes would repeat the model's own warnings; findings say it once."""
+    path = write_model(
+        tmp_path,
+        """
+        import warnings
+        import torch.nn as nn
+
+        warnings.warn("imported model file")
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 3)
+                self.sm = nn.Softmax()
+
+            def forward(self, x):
+                return self.sm(self.fc(x))
+        """,
+    )
+    proc = run_cli(str(path))
+    assert proc.returncode == 1, proc.stderr
+    assert "ACT403" in proc.stdout
+    assert "Warning" not in proc.stderr, proc.stderr
