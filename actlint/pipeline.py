@@ -159,7 +159,9 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
         skipped_rules={**outcome.skipped, **probe_skipped},
         probe=report.to_json(),
         graph=graph,
-        extra={"probe_report": report},
+        # Reporters read the probe object and the options each rule ran with (the HTML
+        # report draws the measured rules' thresholds on its charts).
+        extra={"probe_report": report, "rule_options": {r.id: dict(r.config) for r in rules}},
     )
 
 
