@@ -11,6 +11,8 @@ from actlint.rules.base import Example, Rule, RuleContext
 
 #: Ops that pass values through unchanged in sign and in linearity (looked through).
 _TRANSPARENT = ops.RESHAPE | ops.DROPOUT | {"cast", "identity"}
+# Consumers that start a nonlinear branch of their own.
+_NONLINEAR_BRANCH = ops.NORMALIZATION | ops.ACTIVATIONS
 
 
 def is_weighting(graph: GraphView, node: OpNode) -> bool:
@@ -205,7 +207,9 @@ class MissingActivation(Rule):
         "pooling; if the next thing it reaches is another Linear/Conv, the pair is reported. A "
         "normalization, a residual add, a nonlinearity or max pooling between them clears it, as "
         "does a depthwise conv followed by a pointwise 1x1 conv (a separable convolution) or a "
-        "depthwise conv opening a block after a patchify/downsampling conv (ConvNeXt)."
+        "depthwise conv opening a block after a patchify/downsampling conv (ConvNeXt). A layer whose "
+        "output also feeds a normalization or activation is not reported: the pair is a projection "
+        "shortcut beside a nonlinear branch (MaxViT)."
     )
     why = (
         "W2 (W1 x + b1) + b2 is a single affine map: the second layer adds parameters and compute "
@@ -263,6 +267,26 @@ class MissingActivation(Rule):
                 )
             """
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Block(nn.Module):
+                '''MaxViT: a linear stem conv also feeds a pooled 1x1 projection shortcut.'''
+
+                def __init__(self):
+                    super().__init__()
+                    self.stem = nn.Conv2d(3, 16, 3, padding=1)
+                    self.shortcut = nn.Sequential(nn.AvgPool2d(2), nn.Conv2d(16, 32, 1))
+                    self.branch = nn.Sequential(
+                        nn.BatchNorm2d(16), nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.GELU()
+                    )
+
+                def forward(self, x):
+                    x = self.stem(x)
+                    return self.shortcut(x) + self.branch(x)
+            """
+        ),
     )
     invalid = (
         Example(
@@ -303,7 +327,13 @@ class MissingActivation(Rule):
         graph = ctx.graph
         through = _TRANSPARENT | ops.AVG_POOL | {"pad"}
         for first in graph.of_kind(ops.AFFINE):
-            for second in graph.walk_forward(first, through):
+            consumers = graph.walk_forward(first, through)
+            # A layer whose output also feeds a nonlinear branch is not redundant: the affine
+            # pair is then a projection shortcut (MaxViT's stem conv -> pool -> 1x1 conv),
+            # and merging the two layers would change the other branch.
+            if any(c.kind in _NONLINEAR_BRANCH for c in consumers):
+                continue
+            for second in consumers:
                 if second.kind not in ops.AFFINE or _is_factorised_conv(first, second):
                     continue
                 yield ctx.finding(
