@@ -57,12 +57,13 @@ def main() -> None:
     \b
     Usage: actlint [OPTIONS] PATH...       lint files, file.py::Name, directories
            actlint rules                  list the rules
+           actlint explain ACT101         one rule's documentation and examples
     """
 
 
 @main.command("check")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif"]), default="text",
               show_default=True, help="Output format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the report to this file instead of stdout.")
@@ -151,11 +152,51 @@ def check(
 
 @main.command("rules")
 def list_rules() -> None:
-    """List every rule with its ID, name, default severity and summary."""
+    """List every rule: ID, name, default severity, how the probe relates to it, summary."""
+    from actlint.docs import probe_kind
     from actlint.rules.registry import default_registry
 
-    for rule in default_registry():
-        click.echo(f"{rule.id}  {rule.name:<32} {rule.severity.label:<8} {rule.summary}")
+    rules = list(default_registry())
+    rows = [("ID", "NAME", "SEVERITY", "PROBE", "SUMMARY")]
+    rows += [(r.id, r.name, r.severity.label, probe_kind(r), r.summary) for r in rules]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
+    click.echo(
+        "\nPROBE: confirmed = a static finding the probe run confirms or refutes with numbers; "
+        "structural = nothing to measure; measured = found by the probe itself.\n"
+        "`actlint explain ID` prints a rule's documentation and examples."
+    )
+
+
+@main.command("explain")
+@click.argument("rule_ids", nargs=-1, required=True, metavar="RULE...")
+def explain(rule_ids: tuple[str, ...]) -> None:
+    """Print the documentation of RULE (an ID such as ACT101, or a name): what it finds,
+    why it matters, what to use instead, how the probe confirms it, options and examples."""
+    from actlint.docs import render_rule_text
+    from actlint.rules.registry import default_registry
+
+    registry = default_registry()
+    pages = []
+    for key in rule_ids:
+        try:
+            pages.append(render_rule_text(registry.get(key)))
+        except KeyError:
+            _fail(_unknown_rule(key, registry))
+    click.echo("\n".join(pages), nl=False)
+
+
+def _unknown_rule(key: str, registry) -> str:
+    """The one-line error for an unknown rule ID or name, with the closest match as a hint."""
+    import difflib
+
+    known = [*registry.ids, *(rule.name for rule in registry)]
+    close = difflib.get_close_matches(key.strip().upper(), registry.ids, n=1) or difflib.get_close_matches(
+        key.strip().lower(), known, n=1
+    )
+    hint = f"did you mean {close[0]}? " if close else ""
+    return f"unknown rule {key!r} ({hint}`actlint rules` lists them)"
 
 
 def _fail(message: str) -> None:

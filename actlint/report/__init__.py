@@ -19,7 +19,11 @@ def get_reporter(name: str) -> Reporter:
         from actlint.report.json import write_json
 
         return write_json
+    if name == "sarif":
+        from actlint.report.sarif import write_sarif
+
+        return write_sarif
     raise ValueError(f"unknown format {name!r}")
 
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "sarif")
