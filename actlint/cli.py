@@ -10,13 +10,16 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from typing import Sequence
+from typing import TYPE_CHECKING, Callable, Sequence, TextIO
 
 import click
 
 from actlint import __version__
 from actlint.errors import UserError, one_line
 from actlint.findings import Severity
+
+if TYPE_CHECKING:
+    from actlint.results import LintRun
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -85,6 +88,10 @@ def main() -> None:
               help="Samples per probe pass (default: the example inputs' batch; 32 samples over several passes).")
 @click.option("--probe-timeout", type=click.FloatRange(min=0.0, min_open=True), default=60.0, show_default=True,
               help="Probe time budget in seconds.")
+@click.option("--skip-non-models", is_flag=True,
+              help="Treat files named on the command line like files found in a directory: skip those "
+                   "that do not look like model code, and a file without a model is not an error "
+                   "(the pre-commit hook passes this).")
 def check(
     paths: tuple[str, ...],
     output_format: str,
@@ -101,12 +108,22 @@ def check(
     device: str,
     probe_batch_size: int | None,
     probe_timeout: float,
+    skip_non_models: bool,
 ) -> None:
     """Lint the models in PATH... (files, file.py::Name, directories)."""
+    if skip_non_models:
+        from actlint.prefilter import filtered_out
+
+        if all(filtered_out(p) for p in paths):
+            # A commit that touches no model code: report the empty run before anything
+            # imports torch (about a second), so the hook costs nothing on such commits.
+            from actlint.results import LintRun
+
+            _write_report(LintRun(), output_format, output)
+            sys.exit(EXIT_OK)
     from actlint.engine import RuleSelection, validate_codes
     from actlint.inputs import parse_dtype, parse_shape
     from actlint.pipeline import LintOptions, lint_paths
-    from actlint.report import get_reporter
     from actlint.rules.registry import default_registry
 
     try:
@@ -125,6 +142,7 @@ def check(
             device=device,
             probe_batch_size=probe_batch_size,
             probe_timeout=probe_timeout,
+            skip_non_models=skip_non_models,
         )
         if not no_probe:
             from actlint.probe import resolve_device
@@ -138,12 +156,7 @@ def check(
     except Exception as exc:  # noqa: BLE001 - an internal error is still one line and exit 2
         _internal_error(exc)
 
-    reporter = get_reporter(output_format)
-    if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            reporter(run, fh)
-    else:
-        reporter(run, sys.stdout)
+    _write_report(run, output_format, output)
     # Errors go to stderr, one line each, in every format: stdout holds only the report.
     for error in run.errors:
         click.echo(f"actlint: error: {error.message}", err=True)
@@ -197,6 +210,22 @@ def _unknown_rule(key: str, registry) -> str:
     )
     hint = f"did you mean {close[0]}? " if close else ""
     return f"unknown rule {key!r} ({hint}`actlint rules` lists them)"
+
+
+def _write_report(run: LintRun, output_format: str, output: str | None) -> None:
+    """The report in ``output_format``, to ``output`` or stdout."""
+    from actlint.report import get_reporter
+
+    _report(run, get_reporter(output_format), output)
+
+
+def _report(run: LintRun, reporter: Callable[[LintRun, TextIO], None], output: str | None) -> None:
+    """Write the report to ``output`` (a file) or stdout."""
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            reporter(run, fh)
+    else:
+        reporter(run, sys.stdout)
 
 
 def _fail(message: str) -> None:

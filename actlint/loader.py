@@ -32,8 +32,7 @@ import torch.nn as nn
 from actlint.errors import UserError, one_line
 from actlint.graph import record_construction_site
 from actlint.location import SourceLocation
-
-FACTORY_NAMES = ("build_model", "make_model", "create_model", "get_model")
+from actlint.prefilter import FACTORY_NAMES  # one list for discovery and the text check
 
 
 @dataclass
@@ -349,12 +348,3 @@ def iter_python_files(directory: Path, exclude: tuple[str, ...] = ()) -> Iterato
                 p = Path(root, f)
                 if not any(p.match(pattern) for pattern in exclude):
                     yield p
-
-
-def mentions_model(path: Path) -> bool:
-    """Cheap text check: does the file define or build an nn.Module at all?"""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return "torch" in text and ("Module" in text or "nn." in text or "torchvision" in text or "timm" in text)

@@ -20,8 +20,9 @@ from actlint.errors import UserError, one_line
 from actlint.findings import Finding
 from actlint.graph import parameter_count
 from actlint.inputs import resolve_inputs
-from actlint.loader import LoadedModel, display_path, iter_python_files, load_models, mentions_model, split_selector
+from actlint.loader import LoadedModel, display_path, iter_python_files, load_models, split_selector
 from actlint.location import SourceLocation
+from actlint.prefilter import looks_like_model_file
 from actlint.results import LintRun, ModelResult, RunError
 from actlint.probe import probe_model, verdict_for
 from actlint.rules.base import Rule, RuleContext
@@ -39,17 +40,24 @@ class LintOptions:
     input_dtype: torch.dtype | None = None
     batch_size: int = 8
     exclude: tuple[str, ...] = ()
+    skip_non_models: bool = False  # explicit files pass the directory walk's text check
     probe: bool = True
     device: str = "auto"
     probe_batch_size: int | None = None  # None: the example inputs' batch, over several passes
     probe_timeout: float = 60.0
 
 
-def expand_targets(args: Sequence[str], exclude: tuple[str, ...] = ()) -> list[tuple[str, bool]]:
+def expand_targets(
+    args: Sequence[str], exclude: tuple[str, ...] = (), skip_non_models: bool = False
+) -> list[tuple[str, bool]]:
     """Files to lint from CLI arguments: ``(target, from_directory)`` pairs.
 
-    Directories are walked; files found there that do not mention torch models are
-    skipped (a cheap text check) and files without models are not an error.
+    Directories are walked; files found there that do not look like model code are
+    skipped (:func:`actlint.prefilter.looks_like_model_file`, a cheap text check) and
+    files without models are not an error. With ``skip_non_models`` (``--skip-non-models``,
+    what the pre-commit hook passes) files named explicitly are treated the same way;
+    without it they are linted as given, so ``actlint utils.py`` still says "no model
+    found". Selectors (``file.py::Net``) are always linted.
     """
     targets: list[tuple[str, bool]] = []
     for arg in args:
@@ -57,8 +65,11 @@ def expand_targets(args: Sequence[str], exclude: tuple[str, ...] = ()) -> list[t
         p = Path(path)
         if selector is None and p.is_dir():
             for f in iter_python_files(p, exclude):
-                if mentions_model(f):
+                if looks_like_model_file(f):
                     targets.append((str(f), True))
+        elif selector is None and skip_non_models and p.is_file():
+            if looks_like_model_file(p):
+                targets.append((arg, True))
         else:
             targets.append((arg, False))
     return targets
@@ -69,7 +80,7 @@ def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry
     registry = registry or default_registry()
     rules = instantiate_rules(registry, options.selection)
     run = LintRun()
-    for target, from_directory in expand_targets(args, options.exclude):
+    for target, from_directory in expand_targets(args, options.exclude, options.skip_non_models):
         try:
             with quiet_user_warnings():
                 models = load_models(target)
