@@ -1,4 +1,4 @@
-"""Output formats, one module each (ruff style): text, json (more arrive as modules)."""
+"""Output formats, one module each (ruff style): text, json, sarif, html."""
 
 from __future__ import annotations
 
@@ -23,7 +23,11 @@ def get_reporter(name: str) -> Reporter:
         from actlint.report.sarif import write_sarif
 
         return write_sarif
+    if name == "html":
+        from actlint.report.html import write_html
+
+        return write_html
     raise ValueError(f"unknown format {name!r}")
 
 
-FORMATS = ("text", "json", "sarif")
+FORMATS = ("text", "json", "sarif", "html")
