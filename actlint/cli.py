@@ -66,10 +66,11 @@ def main() -> None:
 
 @main.command("check")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif"]), default="text",
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "html"]), default="text",
               show_default=True, help="Output format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write the report to this file instead of stdout.")
+              help="Write the report to this file instead of stdout (html: one file for every model; "
+                   "default reports/<file>-<model>.html per model).")
 @click.option("--select", multiple=True, help="Rule IDs or prefixes to enable (e.g. ACT1,ACT201).")
 @click.option("--ignore", multiple=True, help="Rule IDs or prefixes to disable.")
 @click.option("--severity", "severity_overrides", multiple=True, metavar="RULE=LEVEL",
@@ -213,10 +214,13 @@ def _unknown_rule(key: str, registry) -> str:
 
 
 def _write_report(run: LintRun, output_format: str, output: str | None) -> None:
-    """The report in ``output_format``, to ``output`` or stdout."""
+    """The report in ``output_format``: HTML as files, the other formats to ``output`` or stdout."""
     from actlint.report import get_reporter
 
-    _report(run, get_reporter(output_format), output)
+    if output_format == "html":
+        _write_html(run, output)
+    else:
+        _report(run, get_reporter(output_format), output)
 
 
 def _report(run: LintRun, reporter: Callable[[LintRun, TextIO], None], output: str | None) -> None:
@@ -226,6 +230,18 @@ def _report(run: LintRun, reporter: Callable[[LintRun, TextIO], None], output: s
             reporter(run, fh)
     else:
         reporter(run, sys.stdout)
+
+
+def _write_html(run: LintRun, output: str | None) -> None:
+    """HTML reports are files (``-o`` or ``reports/``): name each one on stderr."""
+    from actlint.report.html import write_html_reports
+
+    try:
+        paths = write_html_reports(run, output)
+    except UserError as exc:
+        _fail(str(exc))
+    for path in paths:
+        click.echo(f"actlint: wrote HTML report {path}", err=True)
 
 
 def _fail(message: str) -> None:
