@@ -238,3 +238,23 @@ def test_precommit_skips_the_hook_when_no_python_file_is_staged(tmp_path):
     proc = support.run_precommit(repo, env, "--all-files")
     assert proc.returncode == 0, proc.stdout
     assert re.search(r"^actlint\.+\(no files to check\)Skipped$", proc.stdout, re.MULTILINE), proc.stdout
+
+
+def test_readme_snippets_match_the_manifest_and_version():
+    """The README's hook configs must stay runnable: same fields as the manifest, real rev."""
+    import yaml
+
+    readme = (support.REPO / "README.md").read_text(encoding="utf-8")
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL) if "id: actlint" in b]
+    assert blocks, "README has no pre-commit snippet"
+    hook = support.manifest_hook()
+    pyproject = (support.REPO / "pyproject.toml").read_text(encoding="utf-8")
+    version = re.search(r'^version = "([^"]+)"', pyproject, re.MULTILINE).group(1)  # tomllib: 3.11+
+    repos = [r for b in blocks for r in (b["repos"] if isinstance(b, dict) else b)]
+    remote = [r for r in repos if r["repo"] != "local"]
+    local = [r for r in repos if r["repo"] == "local"]
+    assert remote and all(r["rev"] == f"v{version}" for r in remote), remote
+    for repo in local:
+        for readme_hook in repo["hooks"]:
+            for key in ("entry", "types", "require_serial"):
+                assert readme_hook[key] == hook[key], (key, readme_hook)
