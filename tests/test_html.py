@@ -188,6 +188,8 @@ def test_healthy_model_has_no_cards_but_both_charts(reports):
     run, doc = reports["healthy"]
     assert run.findings() == []
     assert "No problems found" in doc
+    assert '<div class="count clean"><b>0</b><span>problems</span></div>' in doc
+    assert 'class="count error' not in doc
     assert 'data-chart="gradient-flow"' in doc and 'data-chart="activation-health"' in doc
     health = _chart(doc, "activation-health")
     # Functional relu calls (x.relu()) are measured and drawn as dead-unit bars.
@@ -216,7 +218,7 @@ def test_markup_in_names_is_escaped(reports):
     assert f'<span class="pre">layers.</span>{escaped} \u00b7 Linear' in doc  # the outline row
     assert "net &lt;script&gt;alert(1).py" in doc  # the file name, in the header and the card
     assert f"{escaped}&#34;](x))" in doc  # the source line of the finding card
-    assert f'title="softmax output feeds the layer layers.head' in doc
+    assert 'title="softmax output feeds the layer layers.head' in doc
     assert default_report_path(run.models[0], Path("reports")) == Path("reports/net_script_alert_1_-Net.html")
 
 
