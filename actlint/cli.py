@@ -71,24 +71,38 @@ def main() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the report to this file instead of stdout (html: one file for every model; "
                    "default reports/<file>-<model>.html per model).")
-@click.option("--select", multiple=True, help="Rule IDs or prefixes to enable (e.g. ACT1,ACT201).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="Read settings from this file (pyproject.toml's [tool.actlint], or a TOML file of "
+                   "actlint keys) instead of the nearest pyproject.toml.")
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("--select", multiple=True,
+              help="Rule IDs or prefixes to enable (e.g. ACT1,ACT201); replaces the configured selection.")
+@click.option("--extend-select", multiple=True, help="Rule IDs or prefixes to enable on top of the configured ones.")
 @click.option("--ignore", multiple=True, help="Rule IDs or prefixes to disable.")
 @click.option("--severity", "severity_overrides", multiple=True, metavar="RULE=LEVEL",
               help="Override a rule's severity, e.g. ACT203=error.")
-@click.option("--fail-on", type=click.Choice(["info", "warning", "error"]), default="warning",
-              show_default=True, help="Lowest severity that makes the exit code 1.")
+@click.option("--fail-on", type=click.Choice(["info", "warning", "error"]), default=None,
+              help="Lowest severity that makes the exit code 1 (default: warning).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported.")
 @click.option("--input-shape", multiple=True, metavar="N,C,H,W",
               help="Example input shape (repeat for several inputs).")
 @click.option("--input-dtype", default=None, help="dtype of --input-shape tensors (float32, int64, ...).")
-@click.option("--batch-size", type=click.IntRange(1, 4096), default=8, show_default=True,
-              help="Batch size of inferred example inputs.")
-@click.option("--no-probe", is_flag=True, help="Skip the probe run (static rules only).")
-@click.option("--device", default="auto", show_default=True, help="Probe device: auto, cpu, cuda or cuda:N.")
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=None,
+              help="Batch size of inferred example inputs (default: 8).")
+@click.option("--probe/--no-probe", "probe", default=None,
+              help="Run the probe, or skip it (static rules only). Default: run it.")
+@click.option("--device", default=None, help="Probe device: auto, cpu, cuda or cuda:N (default: auto).")
 @click.option("--probe-batch-size", type=click.IntRange(1, 4096), default=None,
               help="Samples per probe pass (default: the example inputs' batch; 32 samples over several passes).")
-@click.option("--probe-timeout", type=click.FloatRange(min=0.0, min_open=True), default=60.0, show_default=True,
-              help="Probe time budget in seconds.")
+@click.option("--probe-timeout", type=click.FloatRange(min=0.0, min_open=True), default=None,
+              help="Probe time budget in seconds (default: 60).")
+@click.option("--extend-exclude", multiple=True, metavar="GLOB",
+              help="gitignore-style pattern of files and folders to skip when walking directories "
+                   "(added to the configured excludes).")
+@click.option("--force-exclude/--no-force-exclude", default=None,
+              help="Apply the excludes to files named on the command line too (for pre-commit).")
+@click.option("--show-suppressed", is_flag=True,
+              help="Also list findings suppressed by '# actlint: ignore' comments (text format).")
 @click.option("--skip-non-models", is_flag=True,
               help="Treat files named on the command line like files found in a directory: skip those "
                    "that do not look like model code, and a file without a model is not an error "
@@ -97,18 +111,24 @@ def check(
     paths: tuple[str, ...],
     output_format: str,
     output: str | None,
+    config_file: str | None,
+    isolated: bool,
     select: tuple[str, ...],
+    extend_select: tuple[str, ...],
     ignore: tuple[str, ...],
     severity_overrides: tuple[str, ...],
-    fail_on: str,
+    fail_on: str | None,
     exit_zero: bool,
     input_shape: tuple[str, ...],
     input_dtype: str | None,
-    batch_size: int,
-    no_probe: bool,
-    device: str,
+    batch_size: int | None,
+    probe: bool | None,
+    device: str | None,
     probe_batch_size: int | None,
-    probe_timeout: float,
+    probe_timeout: float | None,
+    extend_exclude: tuple[str, ...],
+    force_exclude: bool | None,
+    show_suppressed: bool,
     skip_non_models: bool,
 ) -> None:
     """Lint the models in PATH... (files, file.py::Name, directories)."""
@@ -122,33 +142,46 @@ def check(
 
             _write_report(LintRun(), output_format, output)
             sys.exit(EXIT_OK)
-    from actlint.engine import RuleSelection, validate_codes
+    from dataclasses import replace
+
+    from actlint.config import CommandLine, build_options, discover
+    from actlint.engine import validate_codes
     from actlint.inputs import parse_dtype, parse_shape
-    from actlint.pipeline import LintOptions, lint_paths
+    from actlint.pipeline import lint_paths
     from actlint.rules.registry import default_registry
 
     try:
         registry = default_registry()
-        selection = RuleSelection(
-            select=validate_codes(_split_codes(select), registry, "--select") or ("ACT",),
+        if input_dtype:
+            parse_dtype(input_dtype)  # a bad flag is an error before any configuration is read
+        command_line = CommandLine(
+            select=validate_codes(_split_codes(select), registry, "--select") if select else None,
+            extend_select=validate_codes(_split_codes(extend_select), registry, "--extend-select"),
             ignore=validate_codes(_split_codes(ignore), registry, "--ignore"),
             severity=_parse_severity_overrides(severity_overrides),
-        )
-        options = LintOptions(
-            selection=selection,
+            fail_on=Severity.parse(fail_on) if fail_on else None,
             input_shapes=tuple(parse_shape(s) for s in input_shape),
-            input_dtype=parse_dtype(input_dtype) if input_dtype else None,
+            input_dtype=input_dtype,
             batch_size=batch_size,
-            probe=not no_probe,
+            probe=probe,
             device=device,
             probe_batch_size=probe_batch_size,
             probe_timeout=probe_timeout,
-            skip_non_models=skip_non_models,
+            extend_exclude=extend_exclude,
+            force_exclude=force_exclude,
         )
-        if not no_probe:
+        config = discover(paths, registry, config_file=config_file, isolated=isolated)
+        options, fail_level = build_options(config, command_line, registry)
+        options = replace(options, skip_non_models=skip_non_models)
+        if options.probe:
             from actlint.probe import resolve_device
 
-            resolve_device(device)  # --device cuda without CUDA: exit 2 before any work
+            try:
+                resolve_device(options.device)  # --device cuda without CUDA: exit 2 before any work
+            except UserError as exc:
+                if device is None:  # the device came from the configuration file
+                    raise UserError(f"{config.display}: [tool.actlint.probe] {exc}") from None
+                raise
         run = lint_paths(paths, options, registry)
     except (UserError, ValueError) as exc:
         _fail(str(exc))
@@ -157,11 +190,11 @@ def check(
     except Exception as exc:  # noqa: BLE001 - an internal error is still one line and exit 2
         _internal_error(exc)
 
-    _write_report(run, output_format, output)
+    _write_report(run, output_format, output, show_suppressed=show_suppressed)
     # Errors go to stderr, one line each, in every format: stdout holds only the report.
     for error in run.errors:
         click.echo(f"actlint: error: {error.message}", err=True)
-    sys.exit(run.exit_code(Severity.parse(fail_on), exit_zero))
+    sys.exit(run.exit_code(fail_level, exit_zero))
 
 
 @main.command("rules")
@@ -213,12 +246,16 @@ def _unknown_rule(key: str, registry) -> str:
     return f"unknown rule {key!r} ({hint}`actlint rules` lists them)"
 
 
-def _write_report(run: LintRun, output_format: str, output: str | None) -> None:
+def _write_report(run: LintRun, output_format: str, output: str | None, *, show_suppressed: bool = False) -> None:
     """The report in ``output_format``: HTML as files, the other formats to ``output`` or stdout."""
     from actlint.report import get_reporter
 
     if output_format == "html":
         _write_html(run, output)
+    elif output_format == "text" and show_suppressed:
+        from actlint.report.text import write_text
+
+        _report(run, lambda r, out: write_text(r, out, show_suppressed=True), output)
     else:
         _report(run, get_reporter(output_format), output)
 

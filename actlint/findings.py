@@ -66,6 +66,8 @@ class Finding:
     # Extra locations that matter (e.g. the loss line for ACT401); shown as notes.
     related: tuple[SourceLocation, ...] = ()
     suppressed: bool = False
+    # The ``# actlint: ignore`` comment that suppressed this finding (when suppressed).
+    suppressed_by: SourceLocation | None = None
 
     def with_probe(self, verdict: ProbeVerdict) -> "Finding":
         return replace(self, probe=verdict)

@@ -333,18 +333,3 @@ def load_models(arg: str) -> list[LoadedModel]:
     if selector is not None:
         return [select_model(loaded, selector)]
     return discover_models(loaded)
-
-
-def iter_python_files(directory: Path, exclude: tuple[str, ...] = ()) -> Iterator[Path]:
-    """Python files below ``directory``, sorted, skipping hidden folders, venvs and excludes."""
-    skip_dirs = {"__pycache__", "node_modules", "site-packages", "build", "dist"}
-    for root, dirs, files in os.walk(directory):
-        dirs[:] = sorted(
-            d for d in dirs
-            if not d.startswith(".") and d not in skip_dirs and not (Path(root, d) / "pyvenv.cfg").exists()
-        )
-        for f in sorted(files):
-            if f.endswith(".py"):
-                p = Path(root, f)
-                if not any(p.match(pattern) for pattern in exclude):
-                    yield p

@@ -20,7 +20,8 @@ from actlint.errors import UserError, one_line
 from actlint.findings import Finding
 from actlint.graph import parameter_count
 from actlint.inputs import resolve_inputs
-from actlint.loader import LoadedModel, display_path, iter_python_files, load_models, split_selector
+from actlint.config import PerFileRules
+from actlint.loader import LoadedModel, display_path, load_file, load_models, select_model, split_selector
 from actlint.location import SourceLocation
 from actlint.prefilter import looks_like_model_file
 from actlint.results import LintRun, ModelResult, RunError
@@ -28,7 +29,9 @@ from actlint.probe import probe_model, verdict_for
 from actlint.rules.base import Rule, RuleContext
 from actlint.rules.registry import RuleRegistry, default_registry
 from actlint.safety import quiet_user_warnings
+from actlint.suppressions import apply_suppressions
 from actlint.trace import propagate_shapes, trace_model
+from actlint.walk import FileFilter
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,8 @@ class LintOptions:
     input_shapes: tuple[tuple[int, ...], ...] = ()
     input_dtype: torch.dtype | None = None
     batch_size: int = 8
-    exclude: tuple[str, ...] = ()
+    files: FileFilter = field(default_factory=FileFilter.default)  # what directory walks skip
+    per_file: PerFileRules | None = None  # per-file models, inputs and rule ignores (configuration)
     skip_non_models: bool = False  # explicit files pass the directory walk's text check
     probe: bool = True
     device: str = "auto"
@@ -48,7 +52,7 @@ class LintOptions:
 
 
 def expand_targets(
-    args: Sequence[str], exclude: tuple[str, ...] = (), skip_non_models: bool = False
+    args: Sequence[str], files: FileFilter | None = None, skip_non_models: bool = False
 ) -> list[tuple[str, bool]]:
     """Files to lint from CLI arguments: ``(target, from_directory)`` pairs.
 
@@ -58,13 +62,19 @@ def expand_targets(
     what the pre-commit hook passes) files named explicitly are treated the same way;
     without it they are linted as given, so ``actlint utils.py`` still says "no model
     found". Selectors (``file.py::Net``) are always linted.
+
+    ``files`` decides what walks skip (configured excludes, ``.gitignore``, virtualenvs);
+    with its ``force_exclude`` set, excluded files named explicitly are skipped too.
     """
+    files = files or FileFilter.default()
     targets: list[tuple[str, bool]] = []
     for arg in args:
         path, selector = split_selector(arg)
         p = Path(path)
+        if files.skips_argument(p):
+            continue
         if selector is None and p.is_dir():
-            for f in iter_python_files(p, exclude):
+            for f in files.iter_python_files(p):
                 if looks_like_model_file(f):
                     targets.append((str(f), True))
         elif selector is None and skip_non_models and p.is_file():
@@ -80,19 +90,27 @@ def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry
     registry = registry or default_registry()
     rules = instantiate_rules(registry, options.selection)
     run = LintRun()
-    for target, from_directory in expand_targets(args, options.exclude, options.skip_non_models):
+    for target, from_directory in expand_targets(args, options.files, options.skip_non_models):
+        path, selector = split_selector(target)
+        overrides = options.per_file.for_file(Path(path)) if options.per_file else None
+        file_rules, file_options, names = rules, options, None
+        if overrides is not None:
+            file_rules = [r for r in rules if not overrides.ignores(r.id)]
+            file_options = overrides.apply(options)
+            names = overrides.models if selector is None else None  # file.py::Name wins
         try:
             with quiet_user_warnings():
-                models = load_models(target)
+                models = _load(target, names)
         except UserError as exc:
             if from_directory and "no model found" in exc.message:
                 continue
-            run.errors.append(RunError(exc.file or split_selector(target)[0], exc.message))
+            run.errors.append(RunError(exc.file or path, exc.message))
             continue
+        results: list[ModelResult] = []
         for loaded in models:
             try:
                 with quiet_user_warnings():
-                    run.models.append(lint_model(loaded, rules, options))
+                    results.append(lint_model(loaded, file_rules, file_options))
             except UserError as exc:
                 run.errors.append(RunError(loaded.file.display, f"{loaded.name}: {exc.message}"))
             except Exception as exc:  # noqa: BLE001 - one model's crash must not lose the others
@@ -101,7 +119,19 @@ def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry
                 run.errors.append(
                     RunError(loaded.file.display, f"{loaded.name}: internal error: {one_line(exc)}")
                 )
+        if models:
+            # Comments belong to the file: judge them once all of its models are linted.
+            apply_suppressions(results, models[0].file, file_rules, registry)
+        run.models.extend(results)
     return run
+
+
+def _load(target: str, names: Sequence[str] | None) -> list[LoadedModel]:
+    """The models of ``target``; ``names`` (per-file ``models`` setting) picks them by name."""
+    if not names:
+        return load_models(target)
+    loaded = load_file(split_selector(target)[0])
+    return [select_model(loaded, name) for name in names]
 
 
 def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions) -> ModelResult:

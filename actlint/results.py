@@ -34,6 +34,10 @@ class ModelResult:
     def active_findings(self) -> list[Finding]:
         return [f for f in self.findings if not f.suppressed]
 
+    def suppressed_findings(self) -> list[Finding]:
+        """Findings an ``# actlint: ignore`` comment suppressed (listed with --show-suppressed)."""
+        return [f for f in self.findings if f.suppressed]
+
 
 @dataclass
 class RunError:
@@ -52,6 +56,10 @@ class LintRun:
 
     def findings(self) -> list[Finding]:
         return [f for m in self.models for f in m.active_findings()]
+
+    def suppressed(self) -> list[Finding]:
+        """Findings suppressed by comments in the user's files (not counted as problems)."""
+        return [f for m in self.models for f in m.suppressed_findings()]
 
     def counts(self) -> dict[str, int]:
         counts = {s.label: 0 for s in sorted(Severity, reverse=True)}

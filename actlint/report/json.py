@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from actlint import SCHEMA_VERSION, __version__
 from actlint.findings import Finding
+from actlint.location import SourceLocation
 from actlint.results import LintRun, ModelResult
 
 
@@ -28,7 +29,12 @@ def finding_to_json(f: Finding) -> dict[str, Any]:
         "probe": probe,
         "related": [{"file": r.file, "line": r.line, "column": r.column} for r in f.related],
         "suppressed": f.suppressed,
+        "suppressed_by": _location(f.suppressed_by),
     }
+
+
+def _location(loc: SourceLocation | None) -> dict[str, Any] | None:
+    return {"file": loc.file, "line": loc.line, "column": loc.column} if loc else None
 
 
 def model_to_json(m: ModelResult) -> dict[str, Any]:
@@ -40,7 +46,9 @@ def model_to_json(m: ModelResult) -> dict[str, Any]:
         "parameters": m.parameters,
         "notes": list(m.notes),
         "probe": m.probe,
-        "findings": [finding_to_json(f) for f in m.findings],
+        "findings": [finding_to_json(f) for f in m.active_findings()],
+        # Findings an ``# actlint: ignore`` comment suppressed: not problems, still on record.
+        "suppressed": [finding_to_json(f) for f in m.suppressed_findings()],
     }
 
 
@@ -51,6 +59,7 @@ def run_to_json(run: LintRun) -> dict[str, Any]:
         "models": [model_to_json(m) for m in run.models],
         "errors": [{"file": e.file, "message": e.message} for e in run.errors],
         "summary": run.counts(),
+        "suppressed": len(run.suppressed()),
     }
 
 

@@ -40,21 +40,33 @@ def format_finding(f: Finding, color: bool = False) -> list[str]:
     return lines
 
 
-def write_text(run: LintRun, out: TextIO) -> None:
+def write_text(run: LintRun, out: TextIO, *, show_suppressed: bool = False) -> None:
+    """Findings, notes and the summary; ``show_suppressed`` also lists suppressed findings."""
     color = _use_color(out)
     for m in run.models:
-        for f in m.active_findings():
-            out.write("\n".join(format_finding(f, color)) + "\n")
+        shown = m.findings if show_suppressed else m.active_findings()
+        for f in shown:
+            lines = format_finding(f, color and not f.suppressed)
+            if f.suppressed:
+                by = f.suppressed_by
+                lines.insert(1, f"    suppressed: by the comment at {by.file}:{by.line}:{by.column}" if by
+                             else "    suppressed")
+                lines = [_paint(line, "2", color) for line in lines]
+            out.write("\n".join(lines) + "\n")
         for note in m.notes:
             out.write(f"{m.selector}: note: {note}\n")
     counts = run.counts()
     total = sum(counts.values())
     models = len(run.models)
+    suppressed = len(run.suppressed())
     parts = ", ".join(f"{n} {label}{'s' if n != 1 else ''}" for label, n in counts.items() if n)
     summary = f"Found {total} problem{'s' if total != 1 else ''}" + (f" ({parts})" if parts else "")
     summary += f" in {models} model{'s' if models != 1 else ''}"
+    if suppressed:
+        summary += f"; {suppressed} suppressed"
     if run.errors:
         summary += f"; {len(run.errors)} file{'s' if len(run.errors) != 1 else ''} could not be linted"
     if total == 0 and not run.errors:
-        summary = f"All checks passed ({models} model{'s' if models != 1 else ''})."
+        summary = f"All checks passed ({models} model{'s' if models != 1 else ''}"
+        summary += f", {suppressed} suppressed)." if suppressed else ")."
     out.write(_paint(summary, "1", color) + "\n")

@@ -34,11 +34,13 @@ class Example:
 
     ``line`` (invalid examples): the line the finding must point at, when given.
     ``probe``: run the probe for this example (needed by measured rules).
+    ``select``: other rules to run alongside (ACT901 judges suppressions of other rules).
     """
 
     code: str
     line: int | None = None
     probe: bool = False
+    select: tuple[str, ...] = ()
 
     @property
     def source(self) -> str:
