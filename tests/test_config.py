@@ -397,3 +397,13 @@ def test_bad_configuration_is_one_line_exit_2(project, body, message):
 def test_discover_without_any_file_is_the_default(tmp_path):
     config = discover([str(tmp_path)], REGISTRY, isolated=True)
     assert config == Config(root=config.root)
+
+
+def test_readme_configuration_example_is_valid(project):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Configuration"):]
+    block = section[section.index("```toml") + len("```toml"):]
+    path = write_config(project, block[:block.index("```")])
+    config = load_config(path, REGISTRY)
+    assert config.rule_options == {"ACT701": {"threshold": 1e-5}}
+    assert config.per_file and config.per_file.for_file(project / "models/vision/a.py").models == ("ResNetLike",)
