@@ -188,7 +188,7 @@ def test_a_run_without_model_files_never_imports_torch(tmp_path):
 def test_manifest_is_valid_and_batches_python_files():
     hook = support.manifest_hook("actlint")  # pre-commit's own schema validation
     assert hook["entry"].split()[0] == "actlint"
-    assert "--skip-non-models" in hook["entry"].split()  # in entry: user args cannot drop it
+    assert {"--skip-non-models", "--force-exclude"} <= set(hook["entry"].split())  # user args cannot drop them
     assert hook["language"] == "python"
     assert hook["types"] == ["python"]
     assert hook["require_serial"] is True and hook["pass_filenames"] is True
@@ -202,7 +202,10 @@ def test_real_precommit_fails_on_broken_model_and_passes_after_the_fix(tmp_path)
     support.init_git_repo(
         repo,
         {"models/classifier.py": dedent(BROKEN_MODEL), "util.py": dedent(NOT_A_MODEL),
-         "helpers.py": dedent(NN_HELPERS)},
+         "helpers.py": dedent(NN_HELPERS),
+         # configured excludes reach the files pre-commit passes (--force-exclude)
+         "legacy/old_model.py": dedent(BROKEN_MODEL),
+         "pyproject.toml": '[tool.actlint]\nextend-exclude = ["legacy/"]\n'},
         support.local_hook_config(),
         env,
     )
@@ -213,6 +216,7 @@ def test_real_precommit_fails_on_broken_model_and_passes_after_the_fix(tmp_path)
     assert re.search(r"^models/classifier\.py:\d+:\d+: ACT101 \[error\] ", broken.stdout, re.MULTILINE), broken.stdout
     # The non-model files were handed to the hook but skipped: no "no model found" error.
     assert "no model found" not in broken.stdout and "could not be linted" not in broken.stdout
+    assert "legacy/" not in broken.stdout
 
     (repo / "models" / "classifier.py").write_text(dedent(FIXED_MODEL), encoding="utf-8")
     support.git(repo, env, "add", "models/classifier.py")
