@@ -7,7 +7,8 @@ temporary git repository, then measures:
   pre-commit     the real ``pre-commit run --all-files`` with this repository's hook
                  (a ``repo: local`` hook built from .pre-commit-hooks.yaml, see
                  tests/precommit_support.py), with the hook's defaults and with --no-probe
-  one call       ``actlint --skip-non-models`` over the 10 files (what the hook runs)
+  one call       ``actlint --skip-non-models`` over the 10 files (what the hook runs),
+                 also with one torch thread (OMP_NUM_THREADS=1) and with --no-probe
   import torch   ``python -c "import torch"``, the floor of any run that loads a model
   10 calls       ``actlint`` once per file: what a hook without require_serial costs
   no models      a pre-commit run over 10 python files that define no model (torch is
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -175,6 +177,7 @@ def normalise(batch):
 
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
+    """Wall time of one run of ``cmd``."""
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     return time.perf_counter() - start, proc
@@ -197,7 +200,7 @@ def main() -> None:
         make_repo(tmp_path / "hook-no-probe", models, env, ("--no-probe",))
         make_repo(tmp_path / "no-models", {f"util_{i}.py": NON_MODEL for i in range(10)}, env)
 
-        hook = support.manifest_hook()["entry"].split()  # ["actlint", "--skip-non-models"]
+        hook = support.manifest_hook()["entry"].split()  # actlint and the flags the hook passes
         actlint = [str(Path(sys.executable).parent / hook[0]), *hook[1:]]
         names = sorted(models)
         repo = tmp_path / "hook"
@@ -213,18 +216,22 @@ def main() -> None:
 
         precommit = [support.precommit_executable(), "run", "--all-files"]
         support.run_precommit(repo, env, "--all-files")  # first run initialises pre-commit's store
+        # Tiny tensors gain nothing from intra-op threads, and on a busy machine the
+        # threads wait for each other: the 1-thread row shows what that costs the probe.
+        one_thread = {**env, "OMP_NUM_THREADS": "1"}
         measurements = {
-            "pre-commit run, hook defaults (probe)": (precommit, repo),
-            "pre-commit run, args: [--no-probe]": (precommit, tmp_path / "hook-no-probe"),
-            "one actlint call (probe)": ([*actlint, *names], repo),
-            "one actlint call --no-probe": ([*actlint, "--no-probe", *names], repo),
-            'python -c "import torch"': ([sys.executable, "-c", "import torch"], repo),
-            "pre-commit run, 10 non-model files": (precommit, tmp_path / "no-models"),
-            'python -c "pass"': ([sys.executable, "-c", "pass"], repo),
+            "pre-commit run, hook defaults (probe)": (precommit, repo, env),
+            "pre-commit run, args: [--no-probe]": (precommit, tmp_path / "hook-no-probe", env),
+            "one actlint call (probe)": ([*actlint, *names], repo, env),
+            "one actlint call (probe), 1 thread": ([*actlint, *names], repo, one_thread),
+            "one actlint call --no-probe": ([*actlint, "--no-probe", *names], repo, env),
+            'python -c "import torch"': ([sys.executable, "-c", "import torch"], repo, env),
+            "pre-commit run, 10 non-model files": (precommit, tmp_path / "no-models", env),
+            'python -c "pass"': ([sys.executable, "-c", "pass"], repo, env),
         }
         times: dict[str, float] = {}
-        for label, (cmd, cwd) in measurements.items():
-            times[label] = statistics.median(timed(cmd, cwd, env)[0] for _ in range(opts.repeat))
+        for label, (cmd, cwd, run_env) in measurements.items():
+            times[label] = statistics.median(timed(cmd, cwd, run_env)[0] for _ in range(opts.repeat))
 
         # Ten processes, one per file: each imports torch again (one sample: it is slow).
         start = time.perf_counter()
@@ -234,7 +241,9 @@ def main() -> None:
 
     floor = times['python -c "import torch"']
     one_call = times["one actlint call (probe)"]
-    print(f"\nmedian of {opts.repeat} (10 separate calls: 1 sample); 2-core CPU, torch {torch_version()}\n")
+    load = os.getloadavg()[0]
+    print(f"\nmedian of {opts.repeat} (10 separate calls: 1 sample); {os.cpu_count()} CPUs, "
+          f"load average {load:.1f} at the end, torch {torch_version()}\n")
     print(f"{'':40} {'seconds':>8} {'/ import torch':>15} {'/ one call':>11}")
     for label, seconds in times.items():
         print(f"{label:40} {seconds:8.2f} {seconds / floor:14.2f}x {seconds / one_call:10.2f}x")
