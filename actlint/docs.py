@@ -40,6 +40,7 @@ FAMILIES = {
     "ACT5": "normalization",
     "ACT6": "unused code",
     "ACT7": "measured by the probe",
+    "ACT9": "actlint itself (suppression comments)",
 }
 
 _REQUIREMENTS = {

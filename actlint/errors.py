@@ -16,6 +16,12 @@ class UserError(Exception):
         return str(self)
 
 
+class NoModelError(UserError):
+    """A file with no model actlint can build on its own: nothing found, or only classes
+    that need constructor arguments. Directory walks and the pre-commit hook skip such
+    files (building-block modules); naming the file explicitly reports it."""
+
+
 def one_line(exc: BaseException) -> str:
     """Render an exception as ``TypeName: message`` on one line (for user-facing errors)."""
     text = " ".join(str(exc).split())

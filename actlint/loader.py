@@ -29,7 +29,7 @@ from typing import Any, Iterator
 
 import torch.nn as nn
 
-from actlint.errors import UserError, one_line
+from actlint.errors import NoModelError, UserError, one_line
 from actlint.graph import record_construction_site
 from actlint.location import SourceLocation
 from actlint.prefilter import FACTORY_NAMES  # one list for discovery and the text check
@@ -202,8 +202,9 @@ def _construct(loaded: LoadedFile, name: str, obj: Any) -> nn.Module:
     return result
 
 
-def _needs_args_error(loaded: LoadedFile, name: str, params: list[str]) -> UserError:
-    return UserError(
+def _needs_args_error(loaded: LoadedFile, name: str, params: list[str], *, discovered: bool = False) -> UserError:
+    error_type = NoModelError if discovered else UserError
+    return error_type(
         f"{loaded.display}: {name} needs constructor arguments ({', '.join(params)}); "
         f"add a zero-argument build_model() factory or a module-level instance "
         f"(model = {name}(...)) to the file, then run actlint {loaded.display} or "
@@ -297,8 +298,8 @@ def discover_models(loaded: LoadedFile) -> list[LoadedModel]:
     if not models:
         if needs_args:
             name, params = needs_args[0]
-            raise _needs_args_error(loaded, name, params)
-        raise UserError(
+            raise _needs_args_error(loaded, name, params, discovered=True)
+        raise NoModelError(
             f"{loaded.display}: no model found: define a module-level nn.Module instance, a "
             f"zero-argument build_model() factory or an nn.Module subclass, or select one with "
             f"{loaded.display}::Name",

@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 
 from actlint.engine import RuleSelection, instantiate_rules, run_rules
-from actlint.errors import UserError, one_line
+from actlint.errors import NoModelError, UserError, one_line
 from actlint.findings import Finding
 from actlint.graph import parameter_count
 from actlint.inputs import resolve_inputs
@@ -30,7 +30,7 @@ from actlint.rules.base import Rule, RuleContext
 from actlint.rules.registry import RuleRegistry, default_registry
 from actlint.safety import quiet_user_warnings
 from actlint.suppressions import apply_suppressions
-from actlint.trace import propagate_shapes, trace_model
+from actlint.trace import forward_error, propagate_shapes, runs_for_real, trace_model
 from actlint.walk import FileFilter
 
 
@@ -102,7 +102,7 @@ def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry
             with quiet_user_warnings():
                 models = _load(target, names)
         except UserError as exc:
-            if from_directory and "no model found" in exc.message:
+            if from_directory and isinstance(exc, NoModelError):
                 continue
             run.errors.append(RunError(exc.file or path, exc.message))
             continue
@@ -112,12 +112,12 @@ def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry
                 with quiet_user_warnings():
                     results.append(lint_model(loaded, file_rules, file_options))
             except UserError as exc:
-                run.errors.append(RunError(loaded.file.display, f"{loaded.name}: {exc.message}"))
+                run.errors.append(RunError(loaded.file.display, f"{loaded.file.display}::{loaded.name}: {exc.message}"))
             except Exception as exc:  # noqa: BLE001 - one model's crash must not lose the others
                 if os.environ.get("ACTLINT_DEBUG"):
                     traceback.print_exc()
                 run.errors.append(
-                    RunError(loaded.file.display, f"{loaded.name}: internal error: {one_line(exc)}")
+                    RunError(loaded.file.display, f"{loaded.file.display}::{loaded.name}: internal error: {one_line(exc)}")
                 )
         if models:
             # Comments belong to the file: judge them once all of its models are linted.
@@ -157,8 +157,15 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
         batch_size=options.batch_size,
         check=check,
     )
+    error = None
     if resolution.inputs is not None and gm is not None and not graph.has_shapes:
-        propagate_shapes(gm, graph, resolution.inputs)
+        error = propagate_shapes(gm, graph, resolution.inputs)
+    elif resolution.inputs is not None and gm is None:
+        error = forward_error(model, resolution.inputs)
+    if error and resolution.source != "inferred" and runs_for_real(model):
+        # Inputs the user chose (flags, example_inputs()) must run: a forward that raises
+        # on them is broken input, not something to lint around.
+        raise UserError(f"forward raised with the example inputs ({resolution.describe()}): {error}")
 
     static_rules = [r for r in rules if not r.is_measured]
     outcome = run_rules(static_rules, lambda rule: RuleContext(rule, graph, loaded.file))

@@ -852,7 +852,7 @@ def probe_model(model: nn.Module, inputs: tuple[Any, ...] | None, inputs_note: s
                 *, linearity: bool = False) -> ProbeReport:
     """The probe stage of ``lint_model``: skipped (with the reason and the fixing flag) or run."""
     if not getattr(options, "probe", True):
-        return ProbeReport.not_run("skipped", "the probe is disabled (--no-probe)")
+        return ProbeReport.not_run("skipped", "the probe is disabled (--no-probe, or enabled = false in [tool.actlint.probe])")
     if inputs is None:
         reason = inputs_note or "no example inputs"
         if "--input-shape" not in reason:

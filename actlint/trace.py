@@ -329,6 +329,28 @@ def _record_shapes(gm: fx.GraphModule, model: nn.Module, example_inputs: Sequenc
             _MetaShapeRecorder(gm).run(*(_to_meta(x) for x in example_inputs))
 
 
+def forward_error(model: nn.Module, example_inputs: Sequence[Any]) -> str | None:
+    """Run ``model`` once for real (no grad, eval, restored); the one-line error if it raises.
+
+    For models that could not be traced: shape propagation is what runs the forward
+    otherwise. Models too big for a real pass are not run (None: nothing to report).
+    """
+    if _model_bytes(model) > REAL_SHAPE_PASS_MAX_BYTES:
+        return None
+    try:
+        with torch.no_grad(), preserved(model):
+            model.eval()
+            model(*example_inputs)
+    except Exception as exc:  # noqa: BLE001 - the caller decides whether this is fatal
+        return one_line(exc)
+    return None
+
+
+def runs_for_real(model: nn.Module) -> bool:
+    """True when shape propagation runs the real model (not the meta device)."""
+    return _model_bytes(model) <= REAL_SHAPE_PASS_MAX_BYTES
+
+
 def propagate_shapes(
     gm: fx.GraphModule, view: GraphView, example_inputs: Sequence[Any], *, note_failure: bool = True
 ) -> str | None:
@@ -354,4 +376,4 @@ def propagate_shapes(
     return None
 
 
-__all__ = ["TraceResult", "trace_model", "module_tree_view"]
+__all__ = ["TraceResult", "trace_model", "module_tree_view", "propagate_shapes", "forward_error"]

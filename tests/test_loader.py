@@ -360,3 +360,30 @@ def test_model_warnings_are_not_repeated_on_stderr(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert "ACT403" in proc.stdout
     assert "Warning" not in proc.stderr, proc.stderr
+
+
+RAISING = """
+import torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        {body}
+"""
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ("raise RuntimeError('forward is broken')", "RuntimeError: forward is broken"),  # fx falls back
+        ("return self.fc(x.view(-1, 5))", "shape '[-1, 5]' is invalid"),  # traces, then raises
+    ],
+)
+def test_forward_that_raises_on_given_inputs(tmp_path, body, fragment):
+    path = write_model(tmp_path, RAISING.format(body=body))
+    assert_one_line_error(
+        invoke(str(path), "--input-shape", "2,4"), "model.py::Net", "forward raised with the example inputs", fragment
+    )

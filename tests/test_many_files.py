@@ -108,6 +108,33 @@ def test_files_and_directories_mix_and_explicit_non_model_files_are_errors(tmp_p
     assert "utils.py: no model found" in result.stderr
 
 
+BLOCKS = """
+import torch.nn as nn
+
+class Block(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.fc = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        return self.fc(x).relu()
+"""
+
+
+def test_building_block_files_are_skipped_in_walks_but_reported_when_named(tmp_path):
+    """A layers.py whose classes all need arguments is not an error in a walk or under the
+    pre-commit hook (it would block every commit); naming it explains the fix."""
+    make_tree(tmp_path, {"pkg/layers.py": BLOCKS, "pkg/net.py": HEALTHY})
+    result = run(str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "All checks passed (1 model)."
+    result = run("--skip-non-models", str(tmp_path / "pkg" / "layers.py"))
+    assert result.exit_code == 0, result.output
+    result = run(str(tmp_path / "pkg" / "layers.py"))
+    assert result.exit_code == 2
+    assert "Block needs constructor arguments (dim)" in result.stderr
+
+
 @pytest.mark.parametrize("pattern, path, is_dir, expected", [
     ("build", "/p/a/build", True, True),  # a name matches at any depth
     ("*.py", "/p/a/b.py", False, True),

@@ -168,4 +168,4 @@ def test_no_probe_leaves_static_findings_not_probed(tmp_path):
             return nn.Sequential(nn.Linear(8, 16), nn.Linear(16, 4))
     """, select=("ACT103", "ACT7"), probe=False)
     assert [f.rule for f in run.findings()] == ["ACT103"]
-    assert run.findings()[0].probe.evidence == "not probed: probe skipped: the probe is disabled (--no-probe)"
+    assert run.findings()[0].probe.evidence == "not probed: probe skipped: the probe is disabled (--no-probe, or enabled = false in [tool.actlint.probe])"
