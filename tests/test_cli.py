@@ -8,6 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from actlint.cli import main
+from actlint.findings import Finding, ProbeStatus, ProbeVerdict, Severity
+from actlint.report.text import format_finding
 
 from conftest import REPO, run_cli, write_model
 
@@ -162,3 +164,23 @@ def test_readme_example_run():
 def test_python_dash_m_version():
     proc = run_cli("--version")
     assert proc.returncode == 0 and "actlint" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "status, shown",
+    [
+        (ProbeStatus.CONFIRMED, True),
+        (ProbeStatus.REFUTED, True),
+        (ProbeStatus.NOT_PROBED, True),
+        (ProbeStatus.STRUCTURAL, False),
+        (ProbeStatus.MEASURED, False),  # the message already carries the measured numbers
+    ],
+)
+def test_text_evidence_line_only_for_verdicts_on_static_findings(status, shown):
+    finding = Finding("ACT201", "deep-saturating-stack", Severity.WARNING, "12 sigmoids in a row",
+                      probe=ProbeVerdict(status, "backward signal 3e-9 of the last layer"))
+    lines = format_finding(finding)
+    assert lines[0].endswith("ACT201 [warning] 12 sigmoids in a row")
+    assert (len(lines) == 2) is shown
+    if shown:
+        assert lines[1] == "    probe: backward signal 3e-9 of the last layer"

@@ -33,7 +33,9 @@ def format_finding(f: Finding, color: bool = False) -> list[str]:
     sev = _paint(f"[{f.severity.label}]", _COLORS[f.severity], color)
     rule = _paint(f.rule, "1", color)
     lines = [f"{_paint(where, '1', color)}: {rule} {sev} {f.message}"]
-    if f.probe and f.probe.evidence and f.probe.status != ProbeStatus.STRUCTURAL:
+    # Structural findings have nothing to measure and measured ones carry their numbers in
+    # the message: only verdicts on static findings (confirmed, refuted, not probed) add a line.
+    if f.probe and f.probe.evidence and f.probe.status not in (ProbeStatus.STRUCTURAL, ProbeStatus.MEASURED):
         lines.append(f"    probe: {f.probe.evidence}")
     for r in f.related:
         lines.append(f"    see: {r.file}:{r.line}:{r.column}")
