@@ -57,3 +57,26 @@ def model_file(tmp_path):
         return write_model(tmp_path, source, name)
 
     return make
+
+
+# A small broken model (ACT101 softmax in a hidden layer, ACT106 tanh) and a healthy one,
+# shared by the output-format tests.
+BROKEN = """
+import torch.nn as nn
+
+def build_model():
+    return nn.Sequential(
+        nn.Linear(8, 16),
+        nn.Softmax(dim=1),
+        nn.Linear(16, 16),
+        nn.Tanh(),
+        nn.Linear(16, 3),
+    )
+"""
+
+HEALTHY = """
+import torch.nn as nn
+
+def build_model():
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+"""

@@ -11,27 +11,7 @@ from actlint.cli import main
 from actlint.findings import Finding, ProbeStatus, ProbeVerdict, Severity
 from actlint.report.text import format_finding
 
-from conftest import REPO, run_cli, write_model
-
-BROKEN = """
-import torch.nn as nn
-
-def build_model():
-    return nn.Sequential(
-        nn.Linear(8, 16),
-        nn.Softmax(dim=1),
-        nn.Linear(16, 16),
-        nn.Tanh(),
-        nn.Linear(16, 3),
-    )
-"""
-
-HEALTHY = """
-import torch.nn as nn
-
-def build_model():
-    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
-"""
+from conftest import BROKEN, HEALTHY, REPO, run_cli, write_model
 
 
 def _has_probe_flag() -> bool:

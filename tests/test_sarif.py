@@ -22,29 +22,10 @@ from actlint.report.sarif import FINGERPRINT_KEY, SRCROOT, run_to_sarif, write_s
 from actlint.results import LintRun, ModelResult, RunError
 from actlint.rules.registry import default_registry
 
-from conftest import run_cli, write_model
+from conftest import BROKEN, HEALTHY, run_cli, write_model
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 
-BROKEN = """
-import torch.nn as nn
-
-def build_model():
-    return nn.Sequential(
-        nn.Linear(8, 16),
-        nn.Softmax(dim=1),
-        nn.Linear(16, 16),
-        nn.Tanh(),
-        nn.Linear(16, 3),
-    )
-"""
-
-HEALTHY = """
-import torch.nn as nn
-
-def build_model():
-    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
-"""
 
 # The loss line is a related location of ACT401.
 SOFTMAX_CE = """
