@@ -11,6 +11,7 @@ Shapes come from propagating fake tensors (no real compute) when example inputs 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import linecache
 import re
@@ -18,7 +19,7 @@ import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 import torch.fx as fx
@@ -316,13 +317,22 @@ def _model_bytes(model: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in tensors if not is_lazy(t))
 
 
+@contextlib.contextmanager
+def _real_pass(model: nn.Module) -> Iterator[None]:
+    """One real forward without autograd, in eval mode, the model restored afterwards.
+
+    eval(): shapes do not depend on the mode, and batch statistics of tiny inputs can fail.
+    """
+    with torch.no_grad(), preserved(model):
+        model.eval()
+        yield
+
+
 def _record_shapes(gm: fx.GraphModule, model: nn.Module, example_inputs: Sequence[Any]) -> None:
     for fx_node in gm.graph.nodes:
         fx_node.meta.pop("actlint_shape", None)
-    if _model_bytes(model) <= REAL_SHAPE_PASS_MAX_BYTES:
-        # eval(): shapes do not depend on the mode, and batch statistics of tiny inputs can fail.
-        with torch.no_grad(), preserved(model):
-            model.eval()
+    if runs_for_real(model):
+        with _real_pass(model):
             _ShapeRecorder(gm).run(*example_inputs)
     else:
         with torch.no_grad(), quiet_torch_logs():
@@ -335,11 +345,10 @@ def forward_error(model: nn.Module, example_inputs: Sequence[Any]) -> str | None
     For models that could not be traced: shape propagation is what runs the forward
     otherwise. Models too big for a real pass are not run (None: nothing to report).
     """
-    if _model_bytes(model) > REAL_SHAPE_PASS_MAX_BYTES:
+    if not runs_for_real(model):
         return None
     try:
-        with torch.no_grad(), preserved(model):
-            model.eval()
+        with _real_pass(model):
             model(*example_inputs)
     except Exception as exc:  # noqa: BLE001 - the caller decides whether this is fatal
         return one_line(exc)

@@ -10,7 +10,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from actlint.cli import main
 from actlint.engine import RuleSelection
 from actlint.pipeline import LintOptions, lint_paths
 from actlint.results import LintRun
@@ -33,6 +35,11 @@ def lint_source(tmp_path: Path, source: str, *, select: tuple[str, ...] = ("ACT"
 
 def rule_ids(run: LintRun) -> list[str]:
     return [f.rule for f in run.findings()]
+
+
+def invoke_cli(*args: str):
+    """The CLI in-process (torch is already imported here: fast)."""
+    return CliRunner().invoke(main, list(args))
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -8,9 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from actlint.cli import main
 from actlint.engine import RuleSelection
 from actlint.findings import Severity
 from actlint.pipeline import LintOptions, lint_paths
@@ -18,7 +16,7 @@ from actlint.probe_report import LayerStats, ProbeReport
 from actlint.report.html import default_report_path, render_html, write_html_reports
 from actlint.report.html_charts import MAX_POINTS, activation_health_chart, gradient_flow_chart, make_bins
 
-from conftest import run_cli, write_model
+from conftest import invoke_cli, run_cli, write_model
 
 # Vanishing gradients through a sigmoid stack, a softmax in a hidden layer, tanh: static and
 # measured findings, confirmed and measured probe statuses.
@@ -248,16 +246,12 @@ def test_cli_default_path_one_file_per_model(tmp_path):
     assert "two.py" in two and "broken.py" not in two
 
 
-def _invoke(*args: str):
-    return CliRunner().invoke(main, list(args))
-
-
 def test_cli_output_file_holds_every_model_and_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_model(tmp_path, BROKEN, "broken.py")
     write_model(tmp_path, HEALTHY, "healthy.py")
     out = tmp_path / "out" / "report.html"
-    result = _invoke("broken.py", "healthy.py", "missing.py", "--format", "html", "-o", str(out), "--no-probe")
+    result = invoke_cli("broken.py", "healthy.py", "missing.py", "--format", "html", "-o", str(out), "--no-probe")
     assert result.exit_code == 2  # a file could not be linted
     assert result.stdout == ""
     assert f"actlint: wrote HTML report {out}" in result.stderr
@@ -272,7 +266,7 @@ def test_unwritable_output_is_a_one_line_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_model(tmp_path, BROKEN, "broken.py")
     (tmp_path / "reports").write_text("a file where the folder should be")
-    result = _invoke("broken.py", "--format", "html", "--no-probe")
+    result = invoke_cli("broken.py", "--format", "html", "--no-probe")
     assert result.exit_code == 2
     assert result.stderr.startswith("actlint: error: cannot write the HTML report")
     assert len(result.stderr.splitlines()) == 1

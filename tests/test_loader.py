@@ -5,13 +5,11 @@ from __future__ import annotations
 import sys
 
 import pytest
-from click.testing import CliRunner
 
-from actlint.cli import main
 from actlint.errors import UserError
 from actlint.loader import load_models
 
-from conftest import run_cli, write_model
+from conftest import invoke_cli as invoke, run_cli, write_model
 
 MLP = """
 import torch.nn as nn
@@ -25,11 +23,6 @@ class Net(nn.Module):
     def forward(self, x):
         return self.fc2(self.fc1(x).relu())
 """
-
-
-def invoke(*args: str):
-    result = CliRunner().invoke(main, list(args))
-    return result
 
 
 def assert_one_line_error(result, *fragments: str) -> None:

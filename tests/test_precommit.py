@@ -18,14 +18,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from actlint.cli import main
 from actlint.loader import FACTORY_NAMES as LOADER_FACTORY_NAMES
 from actlint.pipeline import expand_targets
 from actlint.prefilter import FACTORY_NAMES, filtered_out, looks_like_model_file
 
-from conftest import run_cli, write_model
+from conftest import invoke_cli as invoke, run_cli, write_model
 
 pre_commit = pytest.importorskip("pre_commit", reason="pre-commit is in the test extra: pip install -e .[test]")
 import precommit_support as support  # noqa: E402 - needs pre_commit (and its yaml) importable
@@ -125,11 +123,6 @@ def test_expand_targets_applies_the_check_to_explicit_files_only_when_asked(tmp_
 
 
 # -- the command line ----------------------------------------------------------------------
-
-def invoke(*args: str):
-    """The CLI in-process (torch is already imported here: fast)."""
-    return CliRunner().invoke(main, list(args))
-
 
 def test_explicit_non_model_file_is_still_an_error_without_the_flag(tmp_path):
     util = write_model(tmp_path, NOT_A_MODEL, "util.py")
