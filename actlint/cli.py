@@ -41,6 +41,28 @@ def _parse_severity_overrides(values: Sequence[str]) -> dict[str, Severity]:
     return overrides
 
 
+def _split_script_args(text: str | None) -> tuple[str, ...] | None:
+    import shlex
+
+    if text is None:
+        return None
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r}: {exc}", param_hint="--script-args") from None
+
+
+def _parse_memory(text: str | None) -> int | None:
+    if text is None:
+        return None
+    from actlint.loader.build import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-model-memory") from None
+
+
 class _DefaultToCheck(click.Group):
     """``actlint model.py`` means ``actlint check model.py`` (subcommands: rules, explain)."""
 
@@ -96,6 +118,14 @@ def main() -> None:
               help="Samples per probe pass (default: the example inputs' batch; 32 samples over several passes).")
 @click.option("--probe-timeout", type=click.FloatRange(min=0.0, min_open=True), default=None,
               help="Probe time budget in seconds (default: 60).")
+@click.option("--script-args", default=None, metavar="ARGS",
+              help="Arguments the loaded script sees in sys.argv, as one string: --script-args \"--data x\" "
+                   "(default: none, whatever actlint itself was given).")
+@click.option("--load-timeout", type=click.FloatRange(min=0.0, min_open=True), default=None,
+              help="Seconds a file may take to load, and each model to build (default: 60).")
+@click.option("--max-model-memory", default=None, metavar="SIZE",
+              help="Models whose weights take more than this (e.g. 4GB) are linted statically on the meta "
+                   "device (default: a quarter of the available memory).")
 @click.option("--extend-exclude", multiple=True, metavar="GLOB",
               help="gitignore-style pattern of files and folders to skip when walking directories "
                    "(added to the configured excludes).")
@@ -130,6 +160,9 @@ def check(
     force_exclude: bool | None,
     show_suppressed: bool,
     skip_non_models: bool,
+    script_args: str | None,
+    load_timeout: float | None,
+    max_model_memory: str | None,
 ) -> None:
     """Lint the models in PATH... (files, file.py::Name, directories)."""
     if skip_non_models:
@@ -169,6 +202,9 @@ def check(
             probe_timeout=probe_timeout,
             extend_exclude=extend_exclude,
             force_exclude=force_exclude,
+            script_args=_split_script_args(script_args),
+            load_timeout=load_timeout,
+            max_model_memory=_parse_memory(max_model_memory),
         )
         config = discover(paths, registry, config_file=config_file, isolated=isolated)
         options, fail_level = build_options(config, command_line, registry)
@@ -182,7 +218,6 @@ def check(
                 if device is None:  # the device came from the configuration file
                     raise UserError(f"{config.display}: [tool.actlint.probe] {exc}") from None
                 raise
-        run = lint_paths(paths, options, registry)
     except (UserError, ValueError) as exc:
         _fail(str(exc))
     except click.ClickException:
@@ -190,11 +225,28 @@ def check(
     except Exception as exc:  # noqa: BLE001 - an internal error is still one line and exit 2
         _internal_error(exc)
 
-    _write_report(run, output_format, output, show_suppressed=show_suppressed)
+    from actlint.fence import report_stdout, user_threads_alive
+
+    # While user code runs, anything written to stdout (prints at import, C extensions)
+    # goes to stderr: stdout carries the report alone, one clean JSON/SARIF document.
+    with report_stdout() as report_stream:
+        try:
+            run = lint_paths(paths, options, registry)
+        except (UserError, ValueError) as exc:
+            _fail(str(exc))
+        except Exception as exc:  # noqa: BLE001 - an internal error is still one line and exit 2
+            _internal_error(exc)
+        _write_report(run, output_format, output, show_suppressed=show_suppressed, stream=report_stream)
     # Errors go to stderr, one line each, in every format: stdout holds only the report.
     for error in run.errors:
         click.echo(f"actlint: error: {error.message}", err=True)
-    sys.exit(run.exit_code(fail_level, exit_zero))
+    code = run.exit_code(fail_level, exit_zero)
+    if user_threads_alive():
+        # A thread the user's file started must not keep actlint running: exit now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 @main.command("rules")
@@ -246,8 +298,9 @@ def _unknown_rule(key: str, registry) -> str:
     return f"unknown rule {key!r} ({hint}`actlint rules` lists them)"
 
 
-def _write_report(run: LintRun, output_format: str, output: str | None, *, show_suppressed: bool = False) -> None:
-    """The report in ``output_format``: HTML as files, the other formats to ``output`` or stdout."""
+def _write_report(run: LintRun, output_format: str, output: str | None, *, show_suppressed: bool = False,
+                  stream: TextIO | None = None) -> None:
+    """The report in ``output_format``: HTML as files, the other formats to ``output`` or ``stream``."""
     from actlint.report import get_reporter
 
     if output_format == "html":
@@ -255,18 +308,19 @@ def _write_report(run: LintRun, output_format: str, output: str | None, *, show_
     elif output_format == "text" and show_suppressed:
         from actlint.report.text import write_text
 
-        _report(run, lambda r, out: write_text(r, out, show_suppressed=True), output)
+        _report(run, lambda r, out: write_text(r, out, show_suppressed=True), output, stream)
     else:
-        _report(run, get_reporter(output_format), output)
+        _report(run, get_reporter(output_format), output, stream)
 
 
-def _report(run: LintRun, reporter: Callable[[LintRun, TextIO], None], output: str | None) -> None:
-    """Write the report to ``output`` (a file) or stdout."""
+def _report(run: LintRun, reporter: Callable[[LintRun, TextIO], None], output: str | None,
+            stream: TextIO | None = None) -> None:
+    """Write the report to ``output`` (a file) or ``stream`` (stdout)."""
     if output:
         with open(output, "w", encoding="utf-8") as fh:
             reporter(run, fh)
     else:
-        reporter(run, sys.stdout)
+        reporter(run, stream or sys.stdout)
 
 
 def _write_html(run: LintRun, output: str | None) -> None:

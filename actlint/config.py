@@ -35,8 +35,13 @@ Keys (kebab-case, like ruff's)::
     batch-size = 32
     timeout = 60                  # seconds
 
+    [tool.actlint.load]
+    script-args = ["--data", "x"]  # the script's sys.argv[1:] while actlint loads it
+    timeout = 60                  # seconds for loading a file, and for each model construction
+    max-model-memory = "4GB"      # weights above this are linted on the meta device
+
     [tool.actlint.per-file."models/*.py"]
-    models = ["Net"]              # which models of matching files to lint
+    models = ["Net", "Net(width=64)"]  # which models of matching files to lint (names or calls)
     input-shape = [[1, 3, 224, 224]]
     input-dtype = "float32"
     batch-size = 4
@@ -77,8 +82,9 @@ PYPROJECT = "pyproject.toml"
 _TOP_KEYS = (
     "select", "extend-select", "ignore", "extend-ignore", "fail-on", "severity", "rules", "probe",
     "input-shape", "input-dtype", "batch-size", "exclude", "extend-exclude", "force-exclude",
-    "respect-gitignore", "per-file-ignores", "per-file",
+    "respect-gitignore", "per-file-ignores", "per-file", "load",
 )
+_LOAD_KEYS = ("script-args", "timeout", "max-model-memory")
 _PROBE_KEYS = ("enabled", "device", "batch-size", "timeout")
 _PER_FILE_KEYS = ("models", "input-shape", "input-dtype", "batch-size")
 
@@ -91,6 +97,15 @@ class ProbeSettings:
     device: str | None = None
     batch_size: int | None = None
     timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """``[tool.actlint.load]``: None where the file does not say."""
+
+    script_args: tuple[str, ...] | None = None
+    timeout: float | None = None
+    max_model_memory: int | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +199,7 @@ class Config:
     severity: Mapping[str, Severity] = field(default_factory=dict)
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     probe: ProbeSettings = field(default_factory=ProbeSettings)
+    load: LoadConfig = field(default_factory=LoadConfig)
     input_shapes: tuple[tuple[int, ...], ...] | None = None
     input_dtype: str | None = None
     batch_size: int | None = None
@@ -406,6 +422,8 @@ class _Parser:
             values["rule_options"] = self.rule_options(f"{section}.rules", self.table(section, "rules", table["rules"]))
         if "probe" in table:
             values["probe"] = self.probe(f"{section}.probe", self.table(section, "probe", table["probe"]))
+        if "load" in table:
+            values["load"] = self.load(f"{section}.load", self.table(section, "load", table["load"]))
         if "input-shape" in table:
             values["input_shapes"] = self.shapes(section, "input-shape", table["input-shape"])
         if "input-dtype" in table:
@@ -464,6 +482,30 @@ class _Parser:
             timeout=self.positive_number(section, "timeout", table["timeout"]) if "timeout" in table else None,
         )
 
+    def load(self, section: str, table: Mapping[str, Any]) -> LoadConfig:
+        import shlex
+
+        from actlint.loader.build import parse_size
+
+        self.check_keys(section, table, _LOAD_KEYS)
+        script_args = memory = None
+        if "script-args" in table:
+            value = table["script-args"]
+            script_args = tuple(shlex.split(value)) if isinstance(value, str) else self.strings(section, "script-args", value)
+        if "max-model-memory" in table:
+            value = table["max-model-memory"]
+            try:
+                memory = parse_size(str(value)) if not isinstance(value, bool) else None
+            except ValueError:
+                memory = None
+            if memory is None:
+                raise self.error(section, f"'max-model-memory' must be a size such as \"4GB\", got {_show(value)}")
+        return LoadConfig(
+            script_args=script_args,
+            timeout=self.positive_number(section, "timeout", table["timeout"]) if "timeout" in table else None,
+            max_model_memory=memory,
+        )
+
     def per_file_ignores(self, section: str, table: Mapping[str, Any]) -> tuple[tuple[GlobPattern, tuple[str, ...]], ...]:
         where = f"{section}.per-file-ignores"
         return tuple((self.glob(where, pattern, pattern), self.codes(where, pattern, codes))
@@ -478,9 +520,10 @@ class _Parser:
             models = None
             if "models" in settings:
                 models = self.strings(where, "models", settings["models"])
-                bad = next((m for m in models if not m.isidentifier()), None)
+                bad = next((m for m in models if not _is_selector(m)), None)
                 if bad is not None or not models:
-                    raise self.error(where, f"'models' must list Python names such as \"Net\", got {_show(models)}")
+                    raise self.error(where, f"'models' must list Python names or calls such as \"Net\" or "
+                                            f"\"Net(width=64)\", got {_show(models)}")
             sections.append(PerFileSection(
                 pattern=self.glob(where, "per-file", pattern),
                 models=models,
@@ -492,6 +535,16 @@ class _Parser:
 
 
 _TYPE_WORDS = {"float": "a number", "int": "an integer", "bool": "true or false", "str": "a string"}
+
+
+def _is_selector(text: str) -> bool:
+    from actlint.loader.selectors import parse_selector
+
+    try:
+        parse_selector(text)
+    except UserError:
+        return False
+    return True
 
 
 def _is_device(text: str) -> bool:
@@ -525,6 +578,9 @@ class CommandLine:
     probe_timeout: float | None = None
     extend_exclude: tuple[str, ...] = ()
     force_exclude: bool | None = None
+    script_args: tuple[str, ...] | None = None
+    load_timeout: float | None = None
+    max_model_memory: int | None = None
 
 
 @dataclass(frozen=True)
@@ -569,6 +625,7 @@ def build_options(config: Config, cli: CommandLine, registry: "RuleRegistry") ->
     """Run options and ``--fail-on`` from the configuration with the command line on top."""
     from actlint.engine import RuleSelection
     from actlint.inputs import parse_dtype
+    from actlint.loader import DEFAULT_LOAD_TIMEOUT, LoadSettings
     from actlint.pipeline import LintOptions
 
     enabled = resolve_selection(
@@ -598,6 +655,11 @@ def build_options(config: Config, cli: CommandLine, registry: "RuleRegistry") ->
         device=_first(cli.device, config.probe.device, "auto"),
         probe_batch_size=_first(cli.probe_batch_size, config.probe.batch_size, None),
         probe_timeout=_first(cli.probe_timeout, config.probe.timeout, 60.0),
+        load=LoadSettings(
+            script_args=_first(cli.script_args, config.load.script_args, ()),
+            timeout=_first(cli.load_timeout, config.load.timeout, DEFAULT_LOAD_TIMEOUT),
+            memory_budget=_first(cli.max_model_memory, config.load.max_model_memory, None),
+        ),
     )
     return options, _first(cli.fail_on, config.fail_on, Severity.WARNING)
 

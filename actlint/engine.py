@@ -76,6 +76,8 @@ def missing_requirement(rule: Rule, ctx: RuleContext) -> str | None:
         return "needs the dataflow graph (fx could not trace the model)"
     if "shapes" in rule.requires and not ctx.graph.has_shapes:
         return "needs shapes (no example inputs)"
+    if "weights" in rule.requires and not ctx.graph.has_weights:
+        return "needs weight values (the model was linted on the meta device)"
     if "probe" in rule.requires and ctx.probe is None:
         return "needs the probe run"
     return None

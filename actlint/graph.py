@@ -94,6 +94,8 @@ class GraphView:
         self.trace_method = trace_method
         self.notes: list[str] = list(notes)
         self.has_shapes = has_shapes
+        # Meta tensors (a model too large for memory) have shapes but no values.
+        self.has_weights = not any(t.is_meta for t in model.parameters())
         self._by_name = {n.name: n for n in self.nodes}
 
     # --- basic queries ---------------------------------------------------------------

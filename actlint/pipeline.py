@@ -21,11 +21,14 @@ from actlint.findings import Finding
 from actlint.graph import parameter_count
 from actlint.inputs import resolve_inputs
 from actlint.config import PerFileRules
-from actlint.loader import LoadedModel, display_path, load_file, load_models, select_model, split_selector
+from actlint.loader import (
+    LoadedModel, LoadSettings, display_path, load_file, load_models, select_model, split_selector,
+)
 from actlint.location import SourceLocation
 from actlint.prefilter import looks_like_model_file
 from actlint.results import LintRun, ModelResult, RunError
 from actlint.probe import probe_model, verdict_for
+from actlint.probe_report import ProbeReport
 from actlint.rules.base import Rule, RuleContext
 from actlint.rules.registry import RuleRegistry, default_registry
 from actlint.safety import quiet_user_warnings
@@ -49,6 +52,7 @@ class LintOptions:
     device: str = "auto"
     probe_batch_size: int | None = None  # None: the example inputs' batch, over several passes
     probe_timeout: float = 60.0
+    load: LoadSettings = field(default_factory=LoadSettings)  # script arguments, load time limit, memory budget
 
 
 def expand_targets(
@@ -100,7 +104,7 @@ def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry
             names = overrides.models if selector is None else None  # file.py::Name wins
         try:
             with quiet_user_warnings():
-                models = _load(target, names)
+                models = _load(target, names, file_options.load)
         except UserError as exc:
             if from_directory and isinstance(exc, NoModelError):
                 continue
@@ -126,11 +130,11 @@ def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry
     return run
 
 
-def _load(target: str, names: Sequence[str] | None) -> list[LoadedModel]:
-    """The models of ``target``; ``names`` (per-file ``models`` setting) picks them by name."""
+def _load(target: str, names: Sequence[str] | None, settings: LoadSettings) -> list[LoadedModel]:
+    """The models of ``target``; ``names`` (per-file ``models`` setting) picks them by selector."""
     if not names:
-        return load_models(target)
-    loaded = load_file(split_selector(target)[0])
+        return load_models(target, settings)
+    loaded = load_file(split_selector(target)[0], settings)
     return [select_model(loaded, name) for name in names]
 
 
@@ -172,8 +176,12 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
     findings = merge_repeats([_displayed(f, loaded) for f in outcome.findings])
 
     # Probe, then measured rules, then the probe's verdict on each static finding.
-    report = probe_model(model, resolution.inputs, resolution.note, options,
-                         linearity=any(f.rule == "ACT103" for f in findings))
+    if loaded.meta:
+        report = ProbeReport.not_run("skipped", "the model was linted on the meta device (too large for memory, "
+                                                "or built there): no weight values to run")
+    else:
+        report = probe_model(model, resolution.inputs, resolution.note, options,
+                             linearity=any(f.rule == "ACT103" for f in findings))
     measured_probe = report if report.ok else None
     measured = run_rules([r for r in rules if r.is_measured],
                          lambda rule: RuleContext(rule, graph, loaded.file, probe=measured_probe))
@@ -188,7 +196,8 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
         for f in (_displayed(f, loaded) for f in measured.findings)
     ])
     findings.sort(key=Finding.sort_key)
-    notes = list(graph.notes)
+    load_note = loaded.file.load_note()
+    notes = ([load_note] if load_note else []) + list(loaded.notes) + list(graph.notes)
     for rule_id, reason in sorted(outcome.skipped.items()):
         notes.append(f"{rule_id} not run: {reason}")
     if not report.ok and options.probe:

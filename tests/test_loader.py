@@ -52,7 +52,8 @@ def test_import_error(tmp_path):
 
 
 def test_error_raised_while_loading_names_the_line(tmp_path):
-    path = write_model(tmp_path, "import torch\n\nx = 1 / 0\n")
+    # The width is needed by the model, so its statement runs (and fails) while loading.
+    path = write_model(tmp_path, "import torch.nn as nn\n\nwidth = 1 // 0\nmodel = nn.Linear(width, 2)\n")
     assert_one_line_error(invoke(str(path)), "model.py:3", "ZeroDivisionError")
 
 

@@ -39,7 +39,7 @@ IMPORT_ERROR = """
 import torch.nn as nn
 import package_that_does_not_exist
 
-model = nn.Linear(2, 2)
+model = nn.Sequential(package_that_does_not_exist.Block(), nn.Linear(2, 2))
 """
 
 UTILITY = """

@@ -664,6 +664,7 @@ class InitScaleMismatch(Rule):
         ),
     )
 
+    requires = frozenset({"dataflow", "weights"})
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         graph = ctx.graph
         after = plain_layers_after(graph)
@@ -827,6 +828,7 @@ class SignalExplosionOrCollapse(Rule):
         ),
     )
 
+    requires = frozenset({"dataflow", "weights"})
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         graph = ctx.graph
         signals = signal_pass(graph)
@@ -998,6 +1000,7 @@ class ConstantInit(Rule):
         ),
     )
 
+    requires = frozenset({"dataflow", "weights"})
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         graph = ctx.graph
         reaches = feeds_weight_layer(graph)
@@ -1175,6 +1178,7 @@ class DeadReluInit(Rule):
         ),
     )
 
+    requires = frozenset({"dataflow", "weights"})
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         graph = ctx.graph
         signals = signal_pass(graph)

@@ -1,0 +1,240 @@
+"""Run the user's code fenced: it never sees actlint's argv, stdin or stdout, never hangs it.
+
+While user code runs under :func:`fenced`:
+
+* ``sys.argv`` is ``[file, *script_args]`` (argparse sees the script's own arguments only);
+* stdin is empty (``input()`` raises ``EOFError`` instead of waiting);
+* ``print`` and anything else written to ``sys.stdout`` or ``sys.stderr`` goes to stderr,
+  and the last few kilobytes are kept so errors can quote them (argparse's messages);
+* the network is off (a linter never downloads: a dataset or a checkpoint that slipped
+  past the load plan fails fast instead of fetching gigabytes);
+* the working directory is restored afterwards (``os.chdir`` in a script);
+* :func:`time_limit` stops a statement that runs too long.
+
+The CLI additionally keeps file descriptor 1 for its report (:func:`report_stdout`), so
+output written below Python (C extensions, ``os.system``) cannot corrupt a JSON document,
+and it exits without waiting for threads the user's file started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence, TextIO
+
+
+class UserCodeTimeout(BaseException):
+    """Raised inside user code that outran its time limit.
+
+    A BaseException (like KeyboardInterrupt) so that ``except Exception`` in user code does
+    not swallow it; the timer also fires again every few milliseconds until the fenced
+    block is left, so even a bare ``except:`` cannot keep the code running.
+    """
+
+    def __init__(self, seconds: float, what: str) -> None:
+        super().__init__(f"{what} did not finish within {seconds:g}s")
+        self.seconds = seconds
+        self.what = what
+
+
+_REFIRE_SECONDS = 0.05
+_deadlines: list[tuple[float, float, str]] = []  # (deadline, seconds, what), innermost last
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    if not _deadlines:
+        return
+    deadline, seconds, what = min(_deadlines)
+    if time.monotonic() >= deadline - 1e-3:
+        raise UserCodeTimeout(seconds, what)
+    _arm()  # fired early (an outer limit was re-armed): wait for the rest
+
+
+def _arm() -> None:
+    if not _deadlines:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        return
+    remaining = max(min(_deadlines)[0] - time.monotonic(), 1e-3)
+    signal.setitimer(signal.ITIMER_REAL, remaining, _REFIRE_SECONDS)
+
+
+def can_limit_time() -> bool:
+    """True where a time limit can interrupt Python code: the main thread, with SIGALRM."""
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None, what: str = "user code") -> Iterator[None]:
+    """Raise :class:`UserCodeTimeout` in the block once ``seconds`` have passed.
+
+    Limits nest (the earliest deadline wins). Outside the main thread (the Python API
+    called from a worker thread) no signal can interrupt the code, and the block runs
+    without a limit.
+    """
+    if seconds is None or seconds <= 0 or not can_limit_time():
+        yield
+        return
+    entry = (time.monotonic() + seconds, seconds, what)
+    previous = signal.getsignal(signal.SIGALRM) if not _deadlines else None
+    if not _deadlines:
+        signal.signal(signal.SIGALRM, _on_alarm)
+    _deadlines.append(entry)
+    _arm()
+    try:
+        yield
+    finally:
+        _deadlines.remove(entry)
+        _arm()
+        if not _deadlines:
+            signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+
+
+class _Tee(io.TextIOBase):
+    """Writes through to ``target`` and keeps the last ``keep`` characters."""
+
+    def __init__(self, target: TextIO, keep: int = 8192) -> None:
+        self._target = target
+        self._keep = keep
+        self.tail = ""
+        self.lines = 0
+
+    def write(self, text: str) -> int:  # type: ignore[override]
+        try:
+            self._target.write(text)
+        except (OSError, ValueError):  # a closed stream must not break the user's print
+            pass
+        self.tail = (self.tail + text)[-self._keep:]
+        self.lines += text.count("\n")
+        return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._target.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._target, "encoding", None) or "utf-8"
+
+
+class NetworkBlocked(OSError):
+    """What a socket connection attempt raises while user code runs."""
+
+
+def _blocked(*args: object, **kwargs: object) -> None:
+    raise NetworkBlocked("network access is disabled while actlint runs your file (a linter never downloads)")
+
+
+@dataclass
+class FenceLog:
+    """What the user's code did inside the fence (for the one-line load note and errors)."""
+
+    output_lines: int = 0
+    output_tail: str = ""
+    threads_started: list[str] = field(default_factory=list)
+    active: "_Tee | None" = field(default=None, repr=False)
+
+    def current_tail(self) -> str:
+        """The output so far, including the block still running."""
+        return (self.output_tail + (self.active.tail if self.active is not None else ""))[-8192:]
+
+
+@contextlib.contextmanager
+def fenced(argv0: str, script_args: Sequence[str] = (), log: FenceLog | None = None) -> Iterator[FenceLog]:
+    """Run the block as the user's script would run, without reaching actlint's own I/O."""
+    log = log if log is not None else FenceLog()
+    saved = (sys.argv, sys.stdin, sys.stdout, sys.stderr)
+    saved_cwd = _cwd()
+    saved_net = (socket.socket.connect, socket.socket.connect_ex, socket.create_connection, socket.getaddrinfo)
+    threads_before = set(threading.enumerate())
+    real_stderr = sys.stderr
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    tee = _Tee(real_stderr)
+    log.active = tee
+    sys.argv = [argv0, *script_args]
+    sys.stdin = io.StringIO("")
+    sys.stdout = tee  # type: ignore[assignment]
+    sys.stderr = tee  # type: ignore[assignment]
+    socket.socket.connect = _blocked  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = _blocked  # type: ignore[method-assign,assignment]
+    socket.create_connection = _blocked  # type: ignore[assignment]
+    socket.getaddrinfo = _blocked  # type: ignore[assignment]
+    try:
+        yield log
+    finally:
+        tee.flush()
+        log.active = None
+        sys.argv, sys.stdin, sys.stdout, sys.stderr = saved
+        (socket.socket.connect, socket.socket.connect_ex,  # type: ignore[method-assign]
+         socket.create_connection, socket.getaddrinfo) = saved_net
+        if saved_cwd is not None and _cwd() != saved_cwd:
+            with contextlib.suppress(OSError):
+                os.chdir(saved_cwd)
+        log.output_lines += tee.lines
+        log.output_tail = (log.output_tail + tee.tail)[-8192:]
+        log.threads_started += [t.name for t in set(threading.enumerate()) - threads_before if t.is_alive()]
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def report_stdout() -> Iterator[TextIO]:
+    """The stream the CLI writes its report to; everything else written to stdout goes to stderr.
+
+    File descriptor 1 is duplicated for the report and pointed at stderr while the block
+    runs, so output from C code or child processes of the user's file lands on stderr too.
+    Where stdout is no real file (tests' in-memory streams) Python-level redirection only.
+    """
+    original = sys.stdout
+    try:
+        fd = original.fileno()
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        fd = -1
+    if fd != 1:
+        sys.stdout = sys.stderr
+        try:
+            yield original
+        finally:
+            sys.stdout = original
+        return
+    original.flush()
+    report_fd = os.dup(1)
+    os.dup2(2, 1)
+    report = os.fdopen(report_fd, "w", encoding=getattr(original, "encoding", None) or "utf-8",
+                       errors="replace", closefd=False)
+    sys.stdout = sys.stderr
+    try:
+        yield report
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            report.flush()
+        sys.stdout = original
+        os.dup2(report_fd, 1)
+        os.close(report_fd)
+
+
+def user_threads_alive() -> bool:
+    """Non-daemon threads besides the main one: threads a user's file started and left running."""
+    main = threading.main_thread()
+    return any(t is not main and t.is_alive() and not t.daemon for t in threading.enumerate())
+
+
+__all__ = [
+    "UserCodeTimeout", "time_limit", "can_limit_time", "fenced", "FenceLog", "NetworkBlocked",
+    "report_stdout", "user_threads_alive",
+]

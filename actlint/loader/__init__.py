@@ -1,0 +1,614 @@
+"""Load a user's model file and find the models in it: the model, not the script.
+
+The file is compiled and its top-level statements run one by one under a load plan
+(:mod:`actlint.loader.plan`): definitions always, other statements only when a model
+needs them; data loading, training loops, checkpoints and downloads never. User code
+runs fenced (:mod:`actlint.fence`): its own ``sys.argv``, empty stdin, output on
+stderr, no network, a time limit. The file is imported under a private module name with
+its folder importable while it loads; afterwards ``sys.path`` is restored and the
+modules the file brought in from its own folder are dropped from ``sys.modules``, so
+nothing lasts. No ``__pycache__`` is written into the user's folder. While user code runs,
+every ``nn.Module``'s construction site in the user's file is recorded, so findings
+inside ``nn.Sequential`` stacks can point at the line that built the layer.
+
+Discovery without a selector: module-level ``nn.Module`` instances (wrappers such as
+``nn.DataParallel`` and ``torch.compile`` unwrapped), then zero-argument factories named
+build_model/make_model/create_model/get_model, then the file's root model classes (model
+classes that no other model class of the file builds or derives from), built with
+default instances of the config classes their parameters name
+(:mod:`actlint.loader.build`). A candidate that is a submodule of another candidate is
+not linted alone. Every model is first built on the meta device; one too large for the
+memory budget is linted there, statically.
+"""
+
+from __future__ import annotations
+
+import __future__ as future_features
+import ast
+import contextlib
+import hashlib
+import importlib.util
+import itertools
+import os
+import re
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+import torch.nn as nn
+
+from actlint.errors import NoModelError, UserError, one_line
+from actlint.fence import FenceLog, UserCodeTimeout, fenced, time_limit
+from actlint.graph import record_construction_site
+from actlint.loader.build import (
+    build_sized, default_arguments, default_memory_budget, format_size, model_bytes, on_meta,
+    required_parameters, unwrap,
+)
+from actlint.loader.plan import LoadPlan, Statement, plan_module
+from actlint.loader.selectors import is_plain_name, parse_selector, split_selector
+from actlint.location import SourceLocation
+from actlint.prefilter import FACTORY_NAMES  # one list for discovery and the text check
+
+#: Seconds a file may take to load, and again each model construction, by default.
+DEFAULT_LOAD_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """How user files are loaded (CLI flags and configuration)."""
+
+    script_args: tuple[str, ...] = ()  # the script's sys.argv[1:] (--script-args)
+    timeout: float | None = DEFAULT_LOAD_TIMEOUT  # seconds per file load and per construction
+    memory_budget: int | None = None  # bytes of weights above which a model is linted on meta; None: default
+
+
+@dataclass
+class LoadedFile:
+    """A loaded user file: its path, text, namespace and what loading ran, skipped or fenced."""
+
+    path: Path  # resolved absolute path
+    display: str  # the path as the user wrote it (used in output)
+    source: str
+    namespace: dict[str, Any] = field(repr=False)
+    plan: LoadPlan | None = field(default=None, repr=False)
+    settings: LoadSettings = field(default_factory=LoadSettings, repr=False)
+    failures: dict[int, str] = field(default_factory=dict)  # statement index -> one-line error
+    fence: FenceLog = field(default_factory=FenceLog, repr=False)
+    tree: ast.Module | None = field(default=None, repr=False)
+
+    def load_note(self) -> str | None:
+        """One short line: what loading ran, skipped and fenced (None for a plain library file)."""
+        parts: list[str] = []
+        if self.plan is not None:
+            executable = [s for s in self.plan.statements if s.kind not in ("import", "definition")]
+            ran = [s for s in executable if self.plan.runs(s)]
+            skipped = self.plan.skipped()
+            if skipped:
+                listed = "; ".join(f"{reason} ({_lines(lines)})" for reason, lines in skipped.items())
+                parts.append(f"ran {len(ran)} of {len(executable)} top-level statements, not {listed}")
+        for index, message in list(self.failures.items())[:2]:
+            parts.append(message)
+        if self.fence.output_lines:
+            parts.append(f"its output ({self.fence.output_lines} lines) went to stderr")
+        if self.fence.threads_started:
+            parts.append(f"{len(self.fence.threads_started)} thread(s) it started do not keep actlint running")
+        if not parts:
+            return None
+        return "loaded the model, not the script: " + "; ".join(parts)
+
+    @property
+    def budget(self) -> int:
+        if self.settings.memory_budget is not None:
+            return self.settings.memory_budget
+        return _default_budget()
+
+
+@dataclass
+class LoadedModel:
+    """One model to lint."""
+
+    name: str  # the selector that reproduces it: file.py::name
+    kind: str  # "instance", "factory", "class" or "expression"
+    model: nn.Module
+    file: LoadedFile
+    notes: list[str] = field(default_factory=list)  # how it was built, unwrapped, or put on meta
+    meta: bool = False  # weights are meta tensors: rules needing weight values and the probe are skipped
+
+
+_budget_cache: list[int] = []
+
+
+def _default_budget() -> int:
+    if not _budget_cache:
+        _budget_cache.append(default_memory_budget())
+    return _budget_cache[0]
+
+
+def _lines(lines: list[int]) -> str:
+    shown = ", ".join(str(n) for n in lines[:4]) + (", ..." if len(lines) > 4 else "")
+    return ("line " if len(lines) == 1 else "lines ") + shown
+
+
+def display_path(path: Path) -> str:
+    """Path relative to the working directory when below it (what users expect to click)."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # different drive (Windows)
+        return str(path)
+
+
+def _frame_location(user_path: str, skip_self: object) -> SourceLocation | None:
+    """Innermost frame in the user's file that is not the constructor of ``skip_self``."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename == user_path and frame.f_locals.get("self") is not skip_self:
+            column = 1
+            try:
+                pos = next(itertools.islice(frame.f_code.co_positions(), frame.f_lasti // 2, None))
+                if pos[2] is not None:
+                    column = pos[2] + 1
+            except (StopIteration, AttributeError):
+                pass
+            return SourceLocation(user_path, frame.f_lineno, column)
+        frame = frame.f_back
+    return None
+
+
+@contextlib.contextmanager
+def recording_construction_sites(user_path: str) -> Iterator[None]:
+    """Record where each nn.Module is constructed in ``user_path`` while the block runs."""
+    original_init = nn.Module.__init__
+
+    def recording_init(self: nn.Module, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        location = _frame_location(user_path, self)
+        if location is not None:
+            record_construction_site(self, location)
+
+    nn.Module.__init__ = recording_init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.__init__ = original_init  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def _isolated_import_state(folder: Path) -> Iterator[None]:
+    saved_path = list(sys.path)
+    saved_modules = set(sys.modules)
+    saved_bytecode = sys.dont_write_bytecode
+    sys.path.insert(0, str(folder))
+    sys.dont_write_bytecode = True
+    try:
+        yield
+    finally:
+        sys.path[:] = saved_path
+        sys.dont_write_bytecode = saved_bytecode
+        folder_prefix = str(folder) + os.sep
+        for name in set(sys.modules) - saved_modules:
+            module_file = getattr(sys.modules.get(name), "__file__", None) or ""
+            if name.startswith("_actlint_user_") or module_file.startswith(folder_prefix):
+                sys.modules.pop(name, None)
+
+
+@contextlib.contextmanager
+def running_user_code(loaded: LoadedFile, what: str) -> Iterator[None]:
+    """Everything that must hold while the user's code runs: fence, time limit, import state."""
+    with _isolated_import_state(loaded.path.parent), recording_construction_sites(str(loaded.path)), \
+            fenced(str(loaded.path), loaded.settings.script_args, loaded.fence), \
+            time_limit(loaded.settings.timeout, what):
+        yield
+
+
+def read_source(path: Path, shown: str) -> str:
+    """The file's text decoded as Python decodes it (BOM, PEP 263 coding line)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{shown}: cannot read file ({one_line(exc)})", file=shown) from None
+    try:
+        return importlib.util.decode_source(raw)
+    except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
+        raise UserError(f"{shown}: cannot decode file ({one_line(exc)})", file=shown) from None
+
+
+def _future_flags(tree: ast.Module) -> int:
+    flags = 0
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            for alias in node.names:
+                feature = getattr(future_features, alias.name, None)
+                if feature is not None:
+                    flags |= feature.compiler_flag
+    return flags
+
+
+def load_file(path_text: str, settings: LoadSettings | None = None) -> LoadedFile:
+    """Load the user's file under its load plan; failures that stop it are one-line UserErrors."""
+    settings = settings or LoadSettings()
+    path = Path(path_text)
+    if not path.exists():
+        raise UserError(f"{path_text}: no such file", file=path_text)
+    if path.is_dir():
+        raise UserError(f"{path_text}: is a directory (expected a .py file)", file=path_text)
+    source = read_source(path, path_text)
+    resolved = path.resolve()
+    try:
+        tree = ast.parse(source, str(resolved))
+    except SyntaxError as exc:
+        where = f"{path_text}:{exc.lineno}:{exc.offset or 1}" if exc.lineno else path_text
+        raise UserError(f"{where}: syntax error: {exc.msg}", file=path_text) from None
+    except ValueError as exc:  # null bytes
+        raise UserError(f"{path_text}: cannot parse file ({one_line(exc)})", file=path_text) from None
+    plan = plan_module(tree)
+    flags = _future_flags(tree)
+
+    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:12]
+    module_name = f"_actlint_user_{digest}"
+    module = types.ModuleType(module_name)
+    module.__file__ = str(resolved)
+    module.__builtins__ = __builtins__  # type: ignore[attr-defined]
+    loaded = LoadedFile(resolved, path_text, source, module.__dict__, plan, settings, tree=tree)
+    with running_user_code(loaded, f"loading {path_text}"):
+        sys.modules[module_name] = module  # dataclasses and pickling look the module up
+        for stmt in plan.statements:
+            if plan.runs(stmt):
+                _run_statement(loaded, stmt, flags)
+    return loaded
+
+
+def _run_statement(loaded: LoadedFile, stmt: Statement, flags: int) -> None:
+    """Run one top-level statement; a failure is recorded (and explained), a timeout ends the load."""
+    code = compile(ast.Module(body=[stmt.node], type_ignores=[]), str(loaded.path), "exec",
+                   flags=flags, dont_inherit=True)
+    where = f"{loaded.display}:{stmt.line}"
+    try:
+        if stmt.kind == "model":
+            _run_model_statement(loaded, stmt, code)
+        else:
+            exec(code, loaded.namespace)  # noqa: S102 - the user's own file, fenced
+    except UserCodeTimeout as exc:
+        raise UserError(
+            f"{where}: loading stopped: this statement ran longer than {exc.seconds:g}s "
+            f"(actlint runs only what the models need; raise --load-timeout if it is slow, not stuck)",
+            file=loaded.display,
+        ) from None
+    except SystemExit as exc:
+        loaded.failures[stmt.index] = f"{where}: {_exit_message(exc, loaded.fence)}"
+    except ImportError as exc:
+        loaded.failures[stmt.index] = f"{where}: import error: {one_line(exc)}"
+    except Exception as exc:  # noqa: BLE001 - any error raised by the user's file
+        line = _user_line(exc, str(loaded.path)) or stmt.line
+        loaded.failures[stmt.index] = f"{loaded.display}:{line}: {_explained(exc, loaded)}"
+
+
+def _run_model_statement(loaded: LoadedFile, stmt: Statement, code: types.CodeType) -> None:
+    """``model = Net(...)``: sized on the meta device first, so a 7B model is never allocated."""
+    scratch = dict(loaded.namespace)
+    try:
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            exec(code, scratch)  # noqa: S102
+    except Exception:  # noqa: BLE001 - not meta-friendly: run it for real below
+        scratch = {}
+    too_big = [
+        name for name in stmt.binds
+        if isinstance(scratch.get(name), nn.Module) and model_bytes(scratch[name]) > loaded.budget
+    ]
+    if too_big:
+        for name in stmt.binds:
+            if name in scratch:
+                loaded.namespace[name] = scratch[name]
+        return
+    exec(code, loaded.namespace)  # noqa: S102
+
+
+_REQUIRED = re.compile(r"error: the following arguments are required: (.+)")
+_PARSER_ERROR = re.compile(r"error: (.+)")
+
+
+def _exit_message(exc: SystemExit, log: FenceLog) -> str:
+    """What a ``sys.exit`` while loading means; argparse's own message when it was argparse."""
+    tail = log.current_tail()
+    required = _REQUIRED.findall(tail)
+    if required:
+        options = required[-1].strip()
+        first = options.split(",")[0].strip()
+        return (f"the script's argument parser requires {options}; pass "
+                f"--script-args \"{first} VALUE\" (actlint gives the script no arguments of its own)")
+    errors = _PARSER_ERROR.findall(tail)
+    if errors and exc.code == 2:
+        return f"the script's argument parser stopped: {errors[-1].strip()} (check --script-args)"
+    return f"the file called sys.exit({exc.code}) while loading"
+
+
+def _explained(exc: BaseException, loaded: LoadedFile) -> str:
+    """One-line error; a NameError says where the missing name would have come from."""
+    text = one_line(exc)
+    if isinstance(exc, NameError) and loaded.plan is not None:
+        name = getattr(exc, "name", None)
+        skipped = loaded.plan.names_bound_by_skipped.get(name or "")
+        if skipped is not None:
+            return (f"{text} ({name} comes from line {skipped.line}, {skipped.skip_reason}, "
+                    f"which actlint does not run)")
+        failed = next((loaded.failures[s.index] for s in loaded.plan.statements
+                       if name in s.binds and s.index in loaded.failures), None)
+        if failed:
+            return f"{text} (its statement failed: {failed})"
+    return text
+
+
+def _user_line(exc: BaseException, user_path: str) -> int | None:
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == user_path:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+# --- building models ------------------------------------------------------------------
+
+
+def _construct(loaded: LoadedFile, label: str, make: Callable[[], Any], *, kind: str, name: str) -> LoadedModel:
+    """Build a model by calling user code (fenced, timed, sized on meta first)."""
+    where = loaded.display
+    with running_user_code(loaded, f"{label}"):
+        try:
+            built = build_sized(make, loaded.budget)
+        except UserCodeTimeout as exc:
+            raise UserError(f"{where}: {label} did not finish within {exc.seconds:g}s (stopped; "
+                            f"raise --load-timeout if it is slow, not stuck)", file=where) from None
+        except SystemExit as exc:
+            raise UserError(f"{where}: {label} called sys.exit({exc.code})", file=where) from None
+        except Exception as exc:  # noqa: BLE001 - the user's constructor failed
+            line = _user_line(exc, str(loaded.path))
+            loc = f"{where}:{line}" if line else where
+            raise UserError(f"{loc}: {label} raised {_explained(exc, loaded)}", file=where) from None
+    if not isinstance(built.model, nn.Module):
+        raise UserError(f"{where}: {label} returned {type(built.model).__name__}, not an nn.Module", file=where)
+    return _as_loaded(loaded, name, kind, built.model, meta=built.meta)
+
+
+def _as_loaded(loaded: LoadedFile, name: str, kind: str, model: nn.Module, *, meta: bool = False,
+               notes: list[str] | None = None) -> LoadedModel:
+    """Unwrap wrappers and note how the model reached us."""
+    notes = list(notes or [])
+    inner, wrappers = unwrap(model)
+    if wrappers:
+        notes.append(f"unwrapped {' and '.join(wrappers)}: linting the model inside")
+    meta = meta or on_meta(inner)
+    if meta:
+        size = model_bytes(inner)
+        why = (f"{format_size(size)} of weights exceed the memory budget of {format_size(loaded.budget)} "
+               f"(--max-model-memory)" if size > loaded.budget else "its weights are meta tensors")
+        notes.append(f"linted on the meta device: {why}; rules that need weight values and the probe are skipped")
+    return LoadedModel(name, kind, inner, loaded, notes=notes, meta=meta)
+
+
+def _build_class(loaded: LoadedFile, name: str, cls: type, kind: str = "class") -> LoadedModel:
+    """A model class with its required arguments filled from config classes (or a UserError)."""
+    arguments, missing = default_arguments(cls, loaded.namespace)
+    if arguments is None:
+        factory = _factory_returning(loaded, name)
+        if factory is not None:
+            model = _construct(loaded, f"{factory}()", loaded.namespace[factory], kind="factory", name=name)
+            model.notes.insert(0, f"built {name} with {factory}()")
+            return model
+        raise _needs_args_error(loaded, name, missing)
+
+    def make() -> Any:
+        return cls(**{key: config() for key, config in arguments.kwargs.items()})
+
+    label = arguments.describe(name) if arguments.kwargs else f"{name}()"
+    model = _construct(loaded, label, make, kind=kind, name=name)
+    if arguments.kwargs:
+        model.notes.insert(0, f"built {label}")
+    return model
+
+
+def _factory_returning(loaded: LoadedFile, class_name: str) -> str | None:
+    """A zero-argument function of the file that returns ``ClassName(...)`` (``def ResNet18(): ...``)."""
+    if loaded.tree is None:
+        return None
+    for node in loaded.tree.body:
+        if not isinstance(node, ast.FunctionDef) or node.name.startswith("_"):
+            continue
+        fn = loaded.namespace.get(node.name)
+        if not callable(fn) or required_parameters(fn):
+            continue
+        for ret in ast.walk(node):
+            if isinstance(ret, ast.Return) and isinstance(ret.value, ast.Call) \
+                    and isinstance(ret.value.func, ast.Name) and ret.value.func.id == class_name:
+                return node.name
+    return None
+
+
+def _needs_args_error(loaded: LoadedFile, name: str, params: list[str], *, discovered: bool = False) -> UserError:
+    error_type = NoModelError if discovered else UserError
+    example = ", ".join(f"{p}=..." for p in params[:3]) + (", ..." if len(params) > 3 else "")
+    return error_type(
+        f"{loaded.display}: {name} needs constructor arguments ({', '.join(params)}); give them in a "
+        f"selector, actlint '{loaded.display}::{name}({example})', or add a zero-argument "
+        f"build_model() factory to the file",
+        file=loaded.display,
+    )
+
+
+def select_model(loaded: LoadedFile, selector: str) -> LoadedModel:
+    """The model named by ``file.py::name`` (instance, factory or class) or built by a call expression."""
+    ns = loaded.namespace
+    if not is_plain_name(selector):
+        return _evaluate_selector(loaded, selector)
+    name = selector.strip()
+    if name not in ns:
+        available = ", ".join(n for n, _ in _candidate_names(loaded)) or "none"
+        raise UserError(f"{loaded.display}: no name '{name}' in the file (models found: {available})", file=loaded.display)
+    obj = ns[name]
+    if isinstance(obj, nn.Module):
+        return _as_loaded(loaded, name, "instance", obj)
+    if isinstance(obj, type) and issubclass(obj, nn.Module):
+        return _build_class(loaded, name, obj)
+    if callable(obj):
+        params = [p.name for p in required_parameters(obj)]
+        if params:
+            raise UserError(
+                f"{loaded.display}: {name}() needs arguments ({', '.join(params)}); give them in a selector, "
+                f"actlint '{loaded.display}::{name}({', '.join(p + '=...' for p in params[:3])})'",
+                file=loaded.display,
+            )
+        return _construct(loaded, f"{name}()", obj, kind="factory", name=name)
+    raise UserError(f"{loaded.display}: '{name}' is a {type(obj).__name__}, not a model, class or factory", file=loaded.display)
+
+
+def _evaluate_selector(loaded: LoadedFile, selector: str) -> LoadedModel:
+    tree = parse_selector(selector, where=f"{loaded.display}::{selector}")
+    code = compile(tree, f"<actlint selector {selector}>", "eval")
+    text = selector.strip()
+
+    def make() -> Any:
+        return eval(code, loaded.namespace)  # noqa: S307 - vetted by parse_selector, in the user's namespace
+
+    try:
+        return _construct(loaded, text, make, kind="expression", name=text)
+    except UserError as exc:
+        raise UserError(exc.message.replace(f"{loaded.display}: {text} ", f"{loaded.display}::{text}: ", 1),
+                        file=loaded.display) from None
+
+
+# --- discovery --------------------------------------------------------------------------
+
+
+def _is_loss(obj: object) -> bool:
+    """Loss modules (``criterion = nn.CrossEntropyLoss()``) are paired with models, not models."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    return issubclass(cls, nn.modules.loss._Loss)
+
+
+def _module_classes(loaded: LoadedFile) -> list[tuple[str, type]]:
+    ns = loaded.namespace
+    module_name = ns.get("__name__")
+    return [
+        (name, obj) for name, obj in ns.items()
+        if isinstance(obj, type) and issubclass(obj, nn.Module) and obj.__module__ == module_name
+        and not name.startswith("_") and not _is_abstract(obj) and not _is_loss(obj)
+    ]
+
+
+def _is_abstract(cls: type) -> bool:
+    import inspect
+
+    return inspect.isabstract(cls)
+
+
+def root_model_classes(loaded: LoadedFile) -> list[tuple[str, type]]:
+    """Model classes no other model class of the file builds or derives from, that have a forward."""
+    classes = _module_classes(loaded)
+    names = {name for name, _ in classes}
+    referenced: set[str] = set()
+    for node in (loaded.tree.body if loaded.tree is not None else []):
+        if isinstance(node, ast.ClassDef) and node.name in names:
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Name) and sub.id in names and sub.id != node.name:
+                    if not any(sub is b for b in node.bases):
+                        referenced.add(sub.id)
+    bases = {base for _, cls in classes for base in cls.__mro__[1:]}
+    with_forward = [(n, c) for n, c in classes if getattr(c, "forward", None) is not nn.Module.forward]
+    roots = [(n, c) for n, c in with_forward if n not in referenced and c not in bases]
+    if not roots:  # building blocks referencing each other: fall back to every class with a forward
+        roots = [(n, c) for n, c in with_forward if c not in bases]
+    return roots
+
+
+def _candidate_names(loaded: LoadedFile) -> list[tuple[str, str]]:
+    """(name, kind) of every candidate in discovery order."""
+    ns = loaded.namespace
+    found: list[tuple[str, str]] = []
+    for name, obj in ns.items():
+        if not name.startswith("_") and isinstance(obj, nn.Module) and not _is_loss(obj):
+            found.append((name, "instance"))
+    for name in FACTORY_NAMES:
+        obj = ns.get(name)
+        if callable(obj) and not isinstance(obj, (type, nn.Module)) and not required_parameters(obj):
+            found.append((name, "factory"))
+    found += [(name, "class") for name, _ in root_model_classes(loaded)]
+    return found
+
+
+def discover_models(loaded: LoadedFile) -> list[LoadedModel]:
+    """All models in the file, in discovery order, minus submodules of other candidates."""
+    models: list[LoadedModel] = []
+    needs_args: list[UserError] = []
+    for name, kind in _candidate_names(loaded):
+        obj = loaded.namespace[name]
+        if kind == "instance":
+            models.append(_as_loaded(loaded, name, kind, obj))
+        elif kind == "factory":
+            models.append(_construct(loaded, f"{name}()", obj, kind=kind, name=name))
+        else:
+            # Skip classes already represented by an instance or used as a building block.
+            if any(type(m) is obj for c in models for m in c.model.modules()):
+                continue
+            try:
+                models.append(_build_class(loaded, name, obj))
+            except NoModelError:
+                raise
+            except UserError as exc:
+                if "needs constructor arguments" not in exc.message:
+                    raise
+                needs_args.append(NoModelError(exc.message, file=exc.file))
+    models = _drop_submodule_candidates(models)
+    if not models:
+        failure = next(iter(loaded.failures.values()), None)
+        if needs_args:
+            error = needs_args[0]
+            if failure:
+                error = NoModelError(f"{error.message} ({failure})", file=error.file)
+            raise error
+        if failure:
+            raise UserError(f"{failure}; no model could be built", file=loaded.display)
+        raise NoModelError(
+            f"{loaded.display}: no model found: define a module-level nn.Module instance, a "
+            f"zero-argument build_model() factory or an nn.Module subclass, or select one with "
+            f"{loaded.display}::Name",
+            file=loaded.display,
+        )
+    return models
+
+
+def _drop_submodule_candidates(models: list[LoadedModel]) -> list[LoadedModel]:
+    """Drop candidates living inside another one (for classes: whose type is used inside one)."""
+    kept: list[LoadedModel] = []
+    for cand in models:
+        inside_other = any(
+            other is not cand and other.model is not cand.model
+            and any(
+                m is cand.model or (cand.kind == "class" and type(m) is type(cand.model))
+                for m in other.model.modules()
+                if m is not other.model
+            )
+            for other in models
+        )
+        same_object_earlier = any(k.model is cand.model for k in kept)
+        if not inside_other and not same_object_earlier:
+            kept.append(cand)
+    return kept
+
+
+def load_models(arg: str, settings: LoadSettings | None = None) -> list[LoadedModel]:
+    """Load ``file.py`` or ``file.py::Name`` (or ``file.py::Net(width=3)``) and return the models to lint."""
+    path, selector = split_selector(arg)
+    loaded = load_file(path, settings)
+    if selector is not None:
+        return [select_model(loaded, selector)]
+    return discover_models(loaded)
+
+
+__all__ = [
+    "LoadSettings", "LoadedFile", "LoadedModel", "load_file", "load_models", "select_model", "discover_models",
+    "split_selector", "display_path", "root_model_classes", "recording_construction_sites", "FACTORY_NAMES",
+    "DEFAULT_LOAD_TIMEOUT",
+]
