@@ -46,6 +46,7 @@ FAMILIES = {
 _REQUIREMENTS = {
     "dataflow": "a dataflow graph from torch.fx (skipped, with a note, when a model falls back to the module tree)",
     "shapes": "tensor shapes, i.e. known example inputs",
+    "weights": "weight values (skipped, with a note, when a model too large for memory is linted on the meta device)",
     "probe": "the probe run (example inputs known and `--no-probe` not given)",
 }
 
