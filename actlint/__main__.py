@@ -1,6 +1,6 @@
 """``python -m actlint`` entry point."""
 
-from actlint.cli import main
+from actlint.cli import run
 
 if __name__ == "__main__":  # pragma: no cover - exercised through subprocess tests
-    main()
+    run()

@@ -225,7 +225,7 @@ def check(
     except Exception as exc:  # noqa: BLE001 - an internal error is still one line and exit 2
         _internal_error(exc)
 
-    from actlint.fence import report_stdout, user_threads_alive
+    from actlint.fence import report_stdout
 
     # While user code runs, anything written to stdout (prints at import, C extensions)
     # goes to stderr: stdout carries the report alone, one clean JSON/SARIF document.
@@ -240,13 +240,26 @@ def check(
     # Errors go to stderr, one line each, in every format: stdout holds only the report.
     for error in run.errors:
         click.echo(f"actlint: error: {error.message}", err=True)
-    code = run.exit_code(fail_level, exit_zero)
-    if user_threads_alive():
-        # A thread the user's file started must not keep actlint running: exit now.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
+    sys.exit(run.exit_code(fail_level, exit_zero))
+
+
+def run() -> None:
+    """The ``actlint`` console script: :func:`main`, then exit without waiting for user threads.
+
+    Threads started while the user's code is fenced are daemons already; this covers any
+    other non-daemon thread user code left running (forward passes are not fenced).
+    """
+    try:
+        main()
+    except SystemExit as exc:
+        from actlint.fence import user_threads_alive
+
+        if user_threads_alive():
+            sys.stdout.flush()
+            sys.stderr.flush()
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            os._exit(code)
+        raise
 
 
 @main.command("rules")

@@ -9,11 +9,12 @@ While user code runs under :func:`fenced`:
 * the network is off (a linter never downloads: a dataset or a checkpoint that slipped
   past the load plan fails fast instead of fetching gigabytes);
 * the working directory is restored afterwards (``os.chdir`` in a script);
+* threads it starts are daemon threads, so they never keep actlint running;
 * :func:`time_limit` stops a statement that runs too long.
 
 The CLI additionally keeps file descriptor 1 for its report (:func:`report_stdout`), so
 output written below Python (C extensions, ``os.system``) cannot corrupt a JSON document,
-and it exits without waiting for threads the user's file started.
+and its process exits without waiting for any other thread user code left behind.
 """
 
 from __future__ import annotations
@@ -97,26 +98,48 @@ def time_limit(seconds: float | None, what: str = "user code") -> Iterator[None]
 
 
 class _Tee(io.TextIOBase):
-    """Writes through to ``target`` and keeps the last ``keep`` characters."""
+    """Holds what user code writes and replays it on ``target``; keeps the last characters.
 
-    def __init__(self, target: TextIO, keep: int = 8192) -> None:
+    Holding (rather than writing through) lets actlint drop output it has turned into a
+    one-line message of its own (argparse's usage text) and output of the throw-away meta
+    build; past ``limit`` characters it writes through.
+    """
+
+    def __init__(self, target: TextIO, keep: int = 8192, limit: int = 1 << 20) -> None:
         self._target = target
         self._keep = keep
+        self._limit = limit
+        self._pending: list[str] = []
+        self._pending_size = 0
         self.tail = ""
         self.lines = 0
 
     def write(self, text: str) -> int:  # type: ignore[override]
-        try:
-            self._target.write(text)
-        except (OSError, ValueError):  # a closed stream must not break the user's print
-            pass
+        self._pending.append(text)
+        self._pending_size += len(text)
         self.tail = (self.tail + text)[-self._keep:]
         self.lines += text.count("\n")
+        if self._pending_size > self._limit:
+            self.replay()
         return len(text)
 
+    def replay(self) -> None:
+        """Write what is held to the target (stderr)."""
+        text, self._pending, self._pending_size = "".join(self._pending), [], 0
+        if text:
+            try:
+                self._target.write(text)
+                self._target.flush()
+            except (OSError, ValueError):  # a closed stream must not break the user's print
+                pass
+
+    def drop(self) -> None:
+        """Forget what is held (actlint said it better, or it came from a throw-away build)."""
+        self.lines -= "".join(self._pending).count("\n")
+        self._pending, self._pending_size = [], 0
+
     def flush(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self._target.flush()
+        pass  # held until replay()
 
     def isatty(self) -> bool:
         return False
@@ -147,6 +170,16 @@ class FenceLog:
         """The output so far, including the block still running."""
         return (self.output_tail + (self.active.tail if self.active is not None else ""))[-8192:]
 
+    def replay(self) -> None:
+        """Show the user's output held so far (on stderr)."""
+        if self.active is not None:
+            self.active.replay()
+
+    def drop(self) -> None:
+        """Drop the user's output held since the last replay."""
+        if self.active is not None:
+            self.active.drop()
+
 
 @contextlib.contextmanager
 def fenced(argv0: str, script_args: Sequence[str] = (), log: FenceLog | None = None) -> Iterator[FenceLog]:
@@ -169,10 +202,21 @@ def fenced(argv0: str, script_args: Sequence[str] = (), log: FenceLog | None = N
     socket.socket.connect_ex = _blocked  # type: ignore[method-assign,assignment]
     socket.create_connection = _blocked  # type: ignore[assignment]
     socket.getaddrinfo = _blocked  # type: ignore[assignment]
+    original_start = threading.Thread.start
+
+    def start_as_daemon(thread: threading.Thread) -> None:
+        # Threads the user's code starts must never keep actlint running after its report.
+        with contextlib.suppress(RuntimeError):
+            thread.daemon = True
+        log.threads_started.append(thread.name)
+        original_start(thread)
+
+    threading.Thread.start = start_as_daemon  # type: ignore[method-assign]
     try:
         yield log
     finally:
-        tee.flush()
+        threading.Thread.start = original_start  # type: ignore[method-assign]
+        tee.replay()
         log.active = None
         sys.argv, sys.stdin, sys.stdout, sys.stderr = saved
         (socket.socket.connect, socket.socket.connect_ex,  # type: ignore[method-assign]
@@ -182,7 +226,8 @@ def fenced(argv0: str, script_args: Sequence[str] = (), log: FenceLog | None = N
                 os.chdir(saved_cwd)
         log.output_lines += tee.lines
         log.output_tail = (log.output_tail + tee.tail)[-8192:]
-        log.threads_started += [t.name for t in set(threading.enumerate()) - threads_before if t.is_alive()]
+        log.threads_started += [t.name for t in set(threading.enumerate()) - threads_before
+                                if t.is_alive() and t.name not in log.threads_started]
 
 
 def _cwd() -> str | None:

@@ -47,7 +47,7 @@ from actlint.loader.build import (
     build_sized, default_arguments, default_memory_budget, format_size, model_bytes, on_meta,
     required_parameters, unwrap,
 )
-from actlint.loader.plan import LoadPlan, Statement, plan_module
+from actlint.loader.plan import UNNEEDED, LoadPlan, Statement, plan_module
 from actlint.loader.selectors import is_plain_name, parse_selector, split_selector
 from actlint.location import SourceLocation
 from actlint.prefilter import FACTORY_NAMES  # one list for discovery and the text check
@@ -83,14 +83,16 @@ class LoadedFile:
         """One short line: what loading ran, skipped and fenced (None for a plain library file)."""
         parts: list[str] = []
         if self.plan is not None:
-            executable = [s for s in self.plan.statements if s.kind not in ("import", "definition")]
-            ran = [s for s in executable if self.plan.runs(s)]
-            skipped = self.plan.skipped()
+            executable = [s for s in self.plan.statements if s.kind in ("config", "model", "other", "guard")]
+            ran = sum(1 for s in executable if self.plan.runs(s))
+            skipped = {reason: lines for reason, lines in self.plan.skipped().items() if reason != UNNEEDED}
             if skipped:
-                listed = "; ".join(f"{reason} ({_lines(lines)})" for reason, lines in skipped.items())
-                parts.append(f"ran {len(ran)} of {len(executable)} top-level statements, not {listed}")
-        for index, message in list(self.failures.items())[:2]:
-            parts.append(message)
+                listed = "; ".join(f"{reason}: {_lines(lines)}" for reason, lines in skipped.items())
+                parts.append(f"ran {ran} of {len(executable)} top-level statements (skipped {listed})")
+        failures = list(self.failures.values())
+        if failures:
+            shown = "; ".join(f.replace(f"{self.display}:", "line ", 1) for f in failures[:2])
+            parts.append(f"failed: {shown}" + (f" (and {len(failures) - 2} more)" if len(failures) > 2 else ""))
         if self.fence.output_lines:
             parts.append(f"its output ({self.fence.output_lines} lines) went to stderr")
         if self.fence.threads_started:
@@ -265,6 +267,7 @@ def _run_statement(loaded: LoadedFile, stmt: Statement, flags: int) -> None:
     code = compile(ast.Module(body=[stmt.node], type_ignores=[]), str(loaded.path), "exec",
                    flags=flags, dont_inherit=True)
     where = f"{loaded.display}:{stmt.line}"
+    loaded.fence.replay()
     try:
         if stmt.kind == "model":
             _run_model_statement(loaded, stmt, code)
@@ -302,6 +305,7 @@ def _run_model_statement(loaded: LoadedFile, stmt: Statement, code: types.CodeTy
             if name in scratch:
                 loaded.namespace[name] = scratch[name]
         return
+    loaded.fence.drop()  # what the throw-away meta build printed; the real build prints it again
     exec(code, loaded.namespace)  # noqa: S102
 
 
@@ -313,6 +317,8 @@ def _exit_message(exc: SystemExit, log: FenceLog) -> str:
     """What a ``sys.exit`` while loading means; argparse's own message when it was argparse."""
     tail = log.current_tail()
     required = _REQUIRED.findall(tail)
+    if required or (errors := _PARSER_ERROR.findall(tail)) and exc.code == 2:
+        log.drop()  # argparse's usage text: the one-line message below says it all
     if required:
         options = required[-1].strip()
         first = options.split(",")[0].strip()
@@ -336,7 +342,7 @@ def _explained(exc: BaseException, loaded: LoadedFile) -> str:
         failed = next((loaded.failures[s.index] for s in loaded.plan.statements
                        if name in s.binds and s.index in loaded.failures), None)
         if failed:
-            return f"{text} (its statement failed: {failed})"
+            return f"{text} (its statement failed: {failed.replace(loaded.display + ':', 'line ', 1)})"
     return text
 
 
@@ -358,7 +364,8 @@ def _construct(loaded: LoadedFile, label: str, make: Callable[[], Any], *, kind:
     where = loaded.display
     with running_user_code(loaded, f"{label}"):
         try:
-            built = build_sized(make, loaded.budget)
+            loaded.fence.replay()
+            built = build_sized(make, loaded.budget, discard_output=loaded.fence.drop)
         except UserCodeTimeout as exc:
             raise UserError(f"{where}: {label} did not finish within {exc.seconds:g}s (stopped; "
                             f"raise --load-timeout if it is slow, not stuck)", file=where) from None

@@ -188,7 +188,8 @@ class Built:
     size: int = 0
 
 
-def build_sized(make: Callable[[], Any], budget: int | None) -> Built:
+def build_sized(make: Callable[[], Any], budget: int | None,
+                discard_output: Callable[[], None] = lambda: None) -> Built:
     """Call ``make`` on the meta device first; rebuild for real only when the model fits ``budget``.
 
     The meta build consumes no memory and runs no initialisation compute; random state is
@@ -205,6 +206,7 @@ def build_sized(make: Callable[[], Any], budget: int | None) -> Built:
             size = model_bytes(sized)
             if size > budget:
                 return Built(sized, meta=True, size=size)
+        discard_output()  # the real build prints the same again
     model = make()
     return Built(model, size=model_bytes(model) if isinstance(model, nn.Module) else 0)
 

@@ -128,7 +128,7 @@ class LoadPlan:
         """Skip category -> lines, for statements that do something (not plain unneeded ones)."""
         out: dict[str, list[int]] = {}
         for s in self.statements:
-            if s.index in self.run or s.kind in ("import", "definition"):
+            if s.index in self.run or s.kind in ("import", "definition", "docstring"):
                 continue
             reason = s.skip_reason or UNNEEDED
             out.setdefault(reason, []).append(s.line)
@@ -374,6 +374,8 @@ class Planner:
                              body_uses=_method_bodies_free_names(node))
         if _is_main_guard(node):
             return Statement(index, node, "guard", skip_reason=MAIN_GUARD)
+        if isinstance(node, ast.Pass) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+            return Statement(index, node, "docstring")  # a docstring or a bare constant: nothing to run
         names.visit(node)
         stmt = Statement(index, node, "other", binds=names.stores, uses=names.loads, mutates=self._mutations(node))
         stmt.body_uses = set()
@@ -424,7 +426,8 @@ class Planner:
                 needed.add(s.index)
                 if body:
                     live_bodies.add(s.index)
-                queue.append((s, body))
+                if s.skip_reason is None:  # a statement that never runs needs nothing
+                    queue.append((s, body))
 
         for s in statements:
             if s.kind in ("import", "config", "model"):
