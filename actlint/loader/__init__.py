@@ -44,7 +44,7 @@ from actlint.errors import NoModelError, UserError, one_line
 from actlint.fence import FenceLog, UserCodeTimeout, fenced, time_limit
 from actlint.graph import record_construction_site
 from actlint.loader.build import (
-    build_sized, default_arguments, default_memory_budget, format_size, model_bytes, on_meta,
+    build_sized, default_arguments, no_random_init, default_memory_budget, format_size, model_bytes, on_meta,
     required_parameters, unwrap,
 )
 from actlint.loader.plan import UNNEEDED, LoadPlan, Statement, plan_module
@@ -292,7 +292,7 @@ def _run_model_statement(loaded: LoadedFile, stmt: Statement, code: types.CodeTy
     """``model = Net(...)``: sized on the meta device first, so a 7B model is never allocated."""
     scratch = dict(loaded.namespace)
     try:
-        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        with torch.random.fork_rng(devices=[]), torch.device("meta"), no_random_init():
             exec(code, scratch)  # noqa: S102
     except Exception:  # noqa: BLE001 - not meta-friendly: run it for real below
         scratch = {}

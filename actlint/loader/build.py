@@ -13,12 +13,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import os
 import typing
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn as nn
@@ -188,6 +189,37 @@ class Built:
     size: int = 0
 
 
+_RANDOM_FILLS = ("normal_", "uniform_", "random_", "exponential_", "geometric_", "log_normal_", "cauchy_",
+                 "bernoulli_")
+
+
+@contextlib.contextmanager
+def no_random_init() -> Iterator[None]:
+    """Skip weight initialisation while sizing on meta: values do not exist there anyway.
+
+    Random fills on meta tensors run through torch's Python reference kernels, whose first
+    use imports torch._dynamo (about 1.5 s, more than the lint of a ResNet); nothing of the
+    sizing build survives except its shapes, so the fills can simply return their tensor.
+    """
+    def keep(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+        return tensor
+
+    saved_methods = {name: getattr(torch.Tensor, name) for name in _RANDOM_FILLS}
+    init_names = [n for n in dir(nn.init) if n.endswith("_") and not n.startswith("_") and callable(getattr(nn.init, n))]
+    saved_init = {name: getattr(nn.init, name) for name in init_names}
+    try:
+        for name in _RANDOM_FILLS:
+            setattr(torch.Tensor, name, keep)
+        for name in init_names:
+            setattr(nn.init, name, keep)
+        yield
+    finally:
+        for name, method in saved_methods.items():
+            setattr(torch.Tensor, name, method)
+        for name, fn in saved_init.items():
+            setattr(nn.init, name, fn)
+
+
 def build_sized(make: Callable[[], Any], budget: int | None,
                 discard_output: Callable[[], None] = lambda: None) -> Built:
     """Call ``make`` on the meta device first; rebuild for real only when the model fits ``budget``.
@@ -198,7 +230,7 @@ def build_sized(make: Callable[[], Any], budget: int | None,
     """
     if budget is not None:
         try:
-            with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            with torch.random.fork_rng(devices=[]), torch.device("meta"), no_random_init():
                 sized = make()
         except Exception:  # noqa: BLE001 - not meta-friendly: build for real below
             sized = None
@@ -234,7 +266,7 @@ def unwrap(model: nn.Module) -> tuple[nn.Module, list[str]]:
 
 
 __all__ = [
-    "Arguments", "Built", "default_arguments", "build_sized", "unwrap", "required_parameters",
+    "Arguments", "Built", "no_random_init", "default_arguments", "build_sized", "unwrap", "required_parameters",
     "constructs_without_arguments", "file_config_classes", "model_bytes", "on_meta", "parse_size",
     "format_size", "default_memory_budget", "CONFIG_PARAM_NAMES",
 ]
