@@ -406,4 +406,6 @@ def test_readme_configuration_example_is_valid(project):
     path = write_config(project, block[:block.index("```")])
     config = load_config(path, REGISTRY)
     assert config.rule_options == {"ACT701": {"threshold": 1e-5}}
-    assert config.per_file and config.per_file.for_file(project / "models/vision/a.py").models == ("ResNetLike",)
+    assert config.per_file and config.per_file.for_file(project / "models/vision/a.py").models == (
+        "ResNetLike", "ViT(image_size=224, patch_size=16)")
+    assert config.load.script_args == ("--dataset", "mnist") and config.load.max_model_memory == 4 * 10**9

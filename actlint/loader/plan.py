@@ -142,6 +142,12 @@ class _Names(ast.NodeVisitor):
         self.loads: set[str] = set()
         self.stores: set[str] = set()
 
+    @classmethod
+    def of(cls, node: ast.AST) -> "_Names":
+        names = cls()
+        names.visit(node)
+        return names
+
     def visit_Name(self, node: ast.Name) -> None:
         (self.loads if isinstance(node.ctx, ast.Load) else self.stores).add(node.id)
 
@@ -264,6 +270,12 @@ class Planner:
                 names.visit(n)
                 self.import_names |= names.stores
         self.training_functions = {name for name, fn in self.defined_functions.items() if self._trains(fn)}
+        self.assigned_names: set[str] = set()
+        for n in tree.body:
+            if not isinstance(n, (ast.Import, ast.ImportFrom)):
+                names = _Names()
+                names.visit(n)
+                self.assigned_names |= names.stores
 
     # --- classification -----------------------------------------------------------
 
@@ -319,7 +331,8 @@ class Planner:
                 return True
             if name in self.defined_functions:
                 return name not in self.training_functions
-            return name in self.import_names and last[:1].isupper()
+            # An imported class, or one from a star import (bound nowhere in the file).
+            return last[:1].isupper() and (name in self.import_names or name not in self.assigned_names)
         if parts[0] in self.import_names:
             # nn.Linear, torch.nn.Sequential, models.resnet18, timm.create_model, mymodels.Net
             return last[:1].isupper() or any(p in ("nn", "models", "timm", "transformers") for p in parts[:-1]) \
@@ -384,6 +397,8 @@ class Planner:
             reason = reason or LOOP
         if isinstance(node, (ast.For, ast.AsyncFor)) and reason is None:
             # for m in model.modules(): init(m) changes the model; anything else is a loop to skip
+            if stmt.mutates & _Names.of(node.target).stores:
+                stmt.mutates |= {r for r in (root_name(node.iter),) if r and r not in self.import_names}
             reason = None if stmt.mutates & _names_in(node.iter) else LOOP
         if isinstance(node, (ast.Try, ast.If)) and reason is None and self._holds_definitions(node):
             stmt.kind = "definition"  # try: from apex import FusedLayerNorm / except: ...
