@@ -44,7 +44,7 @@ FAMILIES = {
 }
 
 _REQUIREMENTS = {
-    "dataflow": "a dataflow graph from torch.fx (skipped, with a note, when a model falls back to the module tree)",
+    "dataflow": "a dataflow graph (torch.fx, or an executed trace of one forward pass; skipped, with a note, when only the module tree is known)",
     "shapes": "tensor shapes, i.e. known example inputs",
     "weights": "weight values (skipped, with a note, when a model too large for memory is linted on the meta device)",
     "probe": "the probe run (example inputs known and `--no-probe` not given)",

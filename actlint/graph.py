@@ -21,6 +21,10 @@ from actlint import ops
 from actlint.location import SourceLocation
 
 
+#: Trace methods whose GraphView has dataflow edges (``modules``, the module tree, has none).
+DATAFLOW_METHODS = frozenset({"fx", "fx-partial", "executed"})
+
+
 @dataclass(frozen=True)
 class NodeRef:
     """A reference to another node inside an :class:`OpNode`'s args/kwargs."""
@@ -75,9 +79,11 @@ class OpNode:
 class GraphView:
     """The model's forward dataflow, as rules see it.
 
-    ``trace_method`` is ``"fx"`` when the full dataflow is known, or ``"module-tree"`` when
-    fx could not trace the model: then nodes are the leaf modules in definition order,
-    with no edges, and rules that need dataflow are skipped (``has_dataflow`` is False).
+    ``trace_method`` names how it was built: ``"fx"`` (torch.fx, the full dataflow),
+    ``"fx-partial"`` (fx with submodules it could not trace as opaque layers),
+    ``"executed"`` (one real forward pass recorded op by op) or ``"modules"`` (no
+    tracing method worked: nodes are the leaf modules in definition order, with no edges,
+    and rules that need dataflow are skipped; ``has_dataflow`` is False).
     """
 
     def __init__(
@@ -102,7 +108,8 @@ class GraphView:
 
     @property
     def has_dataflow(self) -> bool:
-        return self.trace_method == "fx"
+        """True for every method that recorded edges (fx, fx-partial, executed), not the module tree."""
+        return self.trace_method in DATAFLOW_METHODS
 
     def __len__(self) -> int:
         return len(self.nodes)

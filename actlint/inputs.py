@@ -37,7 +37,8 @@ DTYPES: dict[str, torch.dtype] = {
 # Spatial sizes tried for conv inputs: 64 first (cheap and large enough for most CNNs),
 # then the sizes fixed-resolution models (ViT 224, Inception 299, CIFAR 32, MNIST 28) need.
 _SPATIAL_SIZES = (64, 224, 32, 28, 299, 128, 96, 256, 16, 48, 112, 8)
-_SEQUENCE_LENGTHS = (16, 32, 64, 128, 8, 256, 512, 1)
+# Lengths a forward may reshape into (28: MNIST rows fed to an LSTM) come after the usual ones.
+_SEQUENCE_LENGTHS = (16, 32, 64, 128, 8, 256, 512, 1, 28, 7, 14, 10, 20, 24, 50, 100)
 
 
 #: Type-checks candidate inputs: returns (ok, one-line error).
@@ -120,10 +121,10 @@ def resolve_inputs(
             value = factory()
         except Exception as exc:  # noqa: BLE001 - the user's helper failed
             raise UserError(f"example_inputs() raised {one_line(exc)}") from None
-        return InputResolution(_as_tuple(value, "example_inputs()"), "example_inputs()")
+        return _user_inputs(model, graph, _as_tuple(value, "example_inputs()"), "example_inputs()")
     array = getattr(model, "example_input_array", None)
     if array is not None:
-        return InputResolution(_as_tuple(array, "example_input_array"), "example_input_array")
+        return _user_inputs(model, graph, _as_tuple(array, "example_input_array"), "example_input_array")
     lazy = [name for name, p in model.named_parameters() if is_lazy(p)]
     if lazy:
         # Running the model, even on fake tensors, would materialise its lazy layers
@@ -133,11 +134,29 @@ def resolve_inputs(
             f"not running the model: {lazy[0].rsplit('.', 1)[0]} is an uninitialised lazy layer; "
             f"run one batch through it in build_model() before returning it",
         )
-    if graph is None or not graph.has_dataflow:
-        return InputResolution(
-            None, "none", "no example inputs: the model could not be traced; pass --input-shape"
-        )
+    if graph is None:
+        return InputResolution(None, "none", "no example inputs: the model could not be traced; pass --input-shape")
     return infer_inputs(model, graph, batch_size=batch_size, check=check)
+
+
+def _user_inputs(model: nn.Module, graph: GraphView | None, values: tuple[Any, ...], source: str) -> InputResolution:
+    """Inputs the user gave; constant tensors (``torch.zeros(...)`` placeholders) give shape and dtype only.
+
+    A LightningModule's ``example_input_array`` is often all zeros: run on it, every weight
+    gradient of a first linear layer is zero and the probe would report parameters without
+    gradient. Random values of the same shape and dtype measure the model instead.
+    """
+    replaced = 0
+    out = []
+    for value in values:
+        if isinstance(value, torch.Tensor) and value.numel() > 1 and not value.is_meta and bool(
+                (value == value.reshape(-1)[0]).all()):
+            high = _vocab_size(model, graph) if not value.dtype.is_floating_point else 2
+            value = make_tensor(tuple(value.shape), value.dtype, high=high).to(value.device)
+            replaced += 1
+        out.append(value)
+    note = "constant values replaced by random ones of the same shape and dtype" if replaced else ""
+    return InputResolution(tuple(out), source, note)
 
 
 def _as_tuple(value: Any, what: str) -> tuple[Any, ...]:
@@ -160,19 +179,50 @@ def _required_placeholders(graph: GraphView) -> list[OpNode]:
     return [p for p in graph.placeholders if not p.args and not str(p.target).startswith("*")]
 
 
-def _first_layer(graph: GraphView, start: OpNode) -> OpNode | None:
-    """The first layer with a known input layout that the input reaches."""
-    interesting = ops.WEIGHT_LAYERS | ops.NORMALIZATION
+def _forward_parameters(model: nn.Module) -> tuple[list[str], list[str]]:
+    """(required, optional) positional parameter names of ``forward``."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return [], []
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p.name for p in positional if p.default is inspect.Parameter.empty]
+    optional = [p.name for p in positional if p.default is not inspect.Parameter.empty]
+    return required, optional
+
+
+_INTERESTING = ops.WEIGHT_LAYERS | ops.NORMALIZATION
+
+
+def _root_layer(model: nn.Module) -> OpNode | None:
+    """A bare layer used as the model (``model = nn.Linear(n, 1)``) is its own first layer."""
+    kind = ops.DEFAULT_TABLE.module_kind(model)
+    if kind in _INTERESTING:
+        return OpNode(index=0, name="model", op="call_module", kind=kind, target="", module=model)
+    return None
+
+
+def _first_layer(graph: GraphView, start: OpNode | None) -> OpNode | None:
+    """The first layer with a known input layout that the input reaches.
+
+    Without dataflow (the module tree), the first such layer in definition order.
+    """
+    if root := _root_layer(graph.model):
+        return root
+    if start is None or not graph.has_dataflow:
+        return next((n for n in graph.nodes if n.kind in _INTERESTING and n.module is not None), None)
     reached = graph.walk_forward(start, through=set(ops.RESHAPE | ops.DROPOUT | {"cast", "pad"}))
     for node in reached:
-        if node.kind in interesting and node.module is not None:
+        if node.kind in _INTERESTING and node.module is not None:
             return node
     # The input may pass through other ops first (scaling, masking): follow the earliest path.
     frontier = sorted(reached, key=lambda n: n.index)
     seen = {n.index for n in frontier}
     while frontier:
         node = frontier.pop(0)
-        if node.kind in interesting and node.module is not None:
+        if node.kind in _INTERESTING and node.module is not None:
             return node
         for s in graph.succs(node):
             if s.index not in seen:
@@ -191,6 +241,8 @@ def _candidates(layer: OpNode, batch: int) -> tuple[list[Callable[[], torch.Tens
         vocab = m.num_embeddings
         for t in _SEQUENCE_LENGTHS:
             cands.append(lambda t=t: torch.randint(0, vocab, (batch, t)))
+        for t in _SEQUENCE_LENGTHS[:8]:  # time-first language models (nn.LSTM without batch_first)
+            cands.append(lambda t=t: torch.randint(0, vocab, (t, batch)))
         return cands, f"integer token ids below {vocab} for {type(m).__name__}({vocab}, ...)"
     if isinstance(m, (nn.RNNBase,)):
         features = m.input_size
@@ -249,20 +301,48 @@ def _candidates(layer: OpNode, batch: int) -> tuple[list[Callable[[], torch.Tens
 def infer_inputs(
     model: nn.Module, graph: GraphView, *, batch_size: int = 8, check: ShapeCheck | None = None
 ) -> InputResolution:
-    """Infer inputs from the first layer, type-checking candidates with fake tensors."""
+    """Infer inputs from the first layer, type-checking candidates (see :func:`resolve_inputs`).
+
+    Several required inputs each get a tensor like the first (a siamese ``forward(a, b)``),
+    or a mask over its leading dimensions (``forward(x, mask)``); a last ``hidden``
+    parameter is filled by the model's own ``init_hidden(batch_size)``; a forward whose
+    parameters all have defaults (``forward(input_ids=None, ...)``) gets its first one.
+    """
     if check is None:
         def check(candidate: tuple[Any, ...]) -> tuple[bool, str]:
             return type_checks(model, candidate)
 
-    required = _required_placeholders(graph)
     hint = "pass --input-shape (e.g. --input-shape 8,3,224,224) or define example_inputs() in the file"
-    if len(required) != 1:
+    if graph.has_dataflow:
+        placeholders = _required_placeholders(graph)
+        required = [str(p.target) for p in placeholders]
+        if not required and graph.placeholders and _root_layer(model) is None:
+            placeholders = graph.placeholders[:1]  # forward(input_ids=None, ...): the first input alone
+            required = [str(placeholders[0].target)]
+        start = placeholders[0] if placeholders else None
+    else:
+        required, optional = _forward_parameters(model)
+        if not required and optional:
+            required = optional[:1]
+        start = None
+    hidden: tuple[Any, ...] = ()
+    init_hidden = getattr(model, "init_hidden", None)
+    if len(required) >= 2 and callable(init_hidden) and "hid" in required[-1].lower():
+        try:
+            hidden = (init_hidden(batch_size),)
+        except Exception as exc:  # noqa: BLE001 - the user's helper failed
+            return InputResolution(None, "none", f"cannot infer inputs: init_hidden({batch_size}) raised "
+                                                 f"{one_line(exc)}; {hint}")
+        required = required[:-1]
+    if not required:
+        return InputResolution(None, "none", f"cannot infer inputs: forward() takes no inputs actlint can make; {hint}")
+    if len(required) > 4:
         return InputResolution(
             None, "none",
             f"cannot infer inputs: forward() takes {len(required)} required inputs; pass --input-shape "
             f"once per input or define example_inputs() in the file",
         )
-    layer = _first_layer(graph, required[0])
+    layer = _first_layer(graph, start)
     if layer is None:
         return InputResolution(None, "none", f"cannot infer inputs: no layer with a known input size; {hint}")
     builders, description = _candidates(layer, batch_size)
@@ -272,16 +352,43 @@ def infer_inputs(
             f"cannot infer inputs for first layer {layer.describe()} ({type(layer.module).__name__}); {hint}",
         )
     last_error = ""
+    extra = required[1:]
     for build in builders:
-        candidate = build()
-        ok, error = check((candidate,))
-        if ok:
-            return InputResolution((candidate,), "inferred", f"{description} at {layer.describe()}")
-        last_error = error
+        first = build()
+        for others in _companions(first, extra):
+            candidate = (first, *others, *hidden)
+            ok, error = check(candidate)
+            if ok:
+                how = f"{description} at {layer.describe()}"
+                if extra:
+                    how += f"; {', '.join(extra)} shaped like {required[0]}" if others and others[0].shape == \
+                        first.shape else f"; {', '.join(extra)} as masks"
+                if hidden:
+                    how += f"; {required[-1] if not extra else 'hidden'} from init_hidden({batch_size})"
+                return InputResolution(candidate, "inferred", how)
+            last_error = error
     return InputResolution(
         None, "none",
         f"cannot infer inputs: no candidate shape for {layer.describe()} type-checked ({last_error}); {hint}",
     )
+
+
+def _companions(first: torch.Tensor, names: Sequence[str]) -> list[tuple[torch.Tensor, ...]]:
+    """Candidates for the other required inputs: like the first one, or masks over its leading dims."""
+    if not names:
+        return [()]
+    like = tuple(_like(first) for _ in names)
+    lead = first.shape[:2] if first.dim() >= 2 else first.shape
+    masks = tuple(torch.ones(lead, dtype=first.dtype if not first.dtype.is_floating_point else torch.float32)
+                  if "mask" in n.lower() else _like(first) for n in names)
+    options = [like, masks] if not any("mask" in n.lower() for n in names) else [masks, like]
+    return options
+
+
+def _like(t: torch.Tensor) -> torch.Tensor:
+    if t.dtype.is_floating_point:
+        return torch.randn_like(t)
+    return t[torch.randperm(t.shape[0])] if t.dim() else t.clone()
 
 
 def type_checks(model: nn.Module, inputs: tuple[Any, ...]) -> tuple[bool, str]:

@@ -11,7 +11,7 @@ import os
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -33,7 +33,14 @@ from actlint.rules.base import Rule, RuleContext
 from actlint.rules.registry import RuleRegistry, default_registry
 from actlint.safety import quiet_user_warnings
 from actlint.suppressions import apply_suppressions
-from actlint.trace import forward_error, propagate_shapes, runs_for_real, trace_model
+from actlint.fence import UserCodeTimeout, time_limit
+from actlint.graph import GraphView
+from actlint.inputs import InputResolution, type_checks
+from actlint.ops import DEFAULT_TABLE
+from actlint.trace import (
+    EXECUTE_AFTER, TraceResult, forward_error, module_tree_view, propagate_shapes, runs_for_real, trace_executed,
+    trace_model,
+)
 from actlint.walk import FileFilter
 
 
@@ -52,6 +59,7 @@ class LintOptions:
     device: str = "auto"
     probe_batch_size: int | None = None  # None: the example inputs' batch, over several passes
     probe_timeout: float = 60.0
+    trace: str = "auto"  # "auto": the trace chain; "executed": always record one forward pass
     load: LoadSettings = field(default_factory=LoadSettings)  # script arguments, load time limit, memory budget
 
 
@@ -141,31 +149,21 @@ def _load(target: str, names: Sequence[str] | None, settings: LoadSettings) -> l
 def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions) -> ModelResult:
     """Run the whole pipeline on one model."""
     model = loaded.model
-    traced = trace_model(model, user_file=loaded.file.path)
-    graph = traced.graph
-    gm = traced.graph_module
-    check = None
-    if gm is not None:
-        # Type-check inferred candidates by propagating shapes through the traced graph:
-        # the candidate that works leaves its shapes behind, so nothing runs twice.
-        def check(candidate: tuple) -> tuple[bool, str]:
-            error = propagate_shapes(gm, graph, candidate, note_failure=False)
-            return error is None, error or ""
-
-    resolution = resolve_inputs(
-        model,
-        graph,
-        namespace=loaded.file.namespace,
-        shapes=options.input_shapes,
-        dtype=options.input_dtype,
-        batch_size=options.batch_size,
-        check=check,
-    )
+    # Every run of the user's forward (tracing, input inference, the executed trace, the
+    # probe) is cut off by the probe's time budget: a forward that never returns must not
+    # hang actlint.
+    limit = options.probe_timeout
+    graph, gm, resolution = _trace_and_resolve(loaded, options, limit)
     error = None
-    if resolution.inputs is not None and gm is not None and not graph.has_shapes:
-        error = propagate_shapes(gm, graph, resolution.inputs)
-    elif resolution.inputs is not None and gm is None:
-        error = forward_error(model, resolution.inputs)
+    if resolution.inputs is not None:
+        try:
+            with time_limit(limit, "the forward pass"):
+                if gm is not None and not graph.has_shapes:
+                    error = propagate_shapes(gm, graph, resolution.inputs)
+                elif gm is None and graph.trace_method != "executed":
+                    error = forward_error(model, resolution.inputs)
+        except UserCodeTimeout as exc:
+            graph.notes.append(f"{exc} (stopped; shapes unknown)")
     if error and resolution.source != "inferred" and runs_for_real(model):
         # Inputs the user chose (flags, example_inputs()) must run: a forward that raises
         # on them is broken input, not something to lint around.
@@ -180,8 +178,12 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
         report = ProbeReport.not_run("skipped", "the model was linted on the meta device (too large for memory, "
                                                 "or built there): no weight values to run")
     else:
-        report = probe_model(model, resolution.inputs, resolution.note, options,
-                             linearity=any(f.rule == "ACT103" for f in findings))
+        try:
+            with time_limit(limit * 1.5 + 5, "the probe"):  # a safety net: the probe keeps its own budget
+                report = probe_model(model, resolution.inputs, resolution.note, options,
+                                     linearity=any(f.rule == "ACT103" for f in findings))
+        except UserCodeTimeout as exc:
+            report = ProbeReport.not_run("timeout", f"{exc}: a forward pass never returned (raise --probe-timeout)")
     measured_probe = report if report.ok else None
     measured = run_rules([r for r in rules if r.is_measured],
                          lambda rule: RuleContext(rule, graph, loaded.file, probe=measured_probe))
@@ -220,6 +222,63 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
         # report draws the measured rules' thresholds on its charts).
         extra={"probe_report": report, "rule_options": {r.id: dict(r.config) for r in rules}},
     )
+
+
+def _trace_and_resolve(loaded: LoadedModel, options: LintOptions, limit: float) -> tuple[GraphView, Any, InputResolution]:
+    """The trace chain (fx, fx-partial, executed, modules) and the example inputs it needs.
+
+    fx runs first (no inputs needed). Inputs are then resolved, checked against the fx
+    graph when there is one (the candidate that works leaves its shapes behind) or by a
+    real forward pass otherwise. With inputs, a model fx could trace only partly or not at
+    all (or every model, with ``trace = "executed"``) is traced again by executing one
+    forward pass.
+    """
+    model = loaded.model
+    try:
+        with time_limit(limit, "fx tracing"):
+            traced = trace_model(model, user_file=loaded.file.path)
+    except UserCodeTimeout as exc:
+        traced = TraceResult(module_tree_view(model, DEFAULT_TABLE, [f"{exc}; fell back to the module tree"]),
+                             None, str(exc))
+    graph, gm = traced.graph, traced.graph_module
+    if gm is not None:
+        def check(candidate: tuple) -> tuple[bool, str]:
+            error = propagate_shapes(gm, graph, candidate, note_failure=False)
+            return error is None, error or ""
+    else:
+        def check(candidate: tuple) -> tuple[bool, str]:
+            if not runs_for_real(model):
+                return type_checks(model, candidate)
+            error = forward_error(model, candidate)
+            return error is None, error or ""
+
+    try:
+        with time_limit(limit, "the forward pass"):
+            resolution = resolve_inputs(
+                model, graph, namespace=loaded.file.namespace, shapes=options.input_shapes,
+                dtype=options.input_dtype, batch_size=options.batch_size, check=check,
+            )
+    except UserCodeTimeout as exc:
+        resolution = InputResolution(None, "none", f"{exc} while trying example inputs (stopped)")
+    wanted = graph.trace_method in EXECUTE_AFTER or options.trace == "executed"
+    if wanted and resolution.inputs is not None and not loaded.meta:
+        try:
+            with time_limit(limit, "the executed trace"):
+                executed = trace_executed(model, resolution.inputs, user_file=loaded.file.path,
+                                          notes=[_executed_note(n) for n in graph.notes])
+        except UserCodeTimeout as exc:
+            graph.notes.append(f"{exc}; no executed trace")
+        except Exception as exc:  # noqa: BLE001 - the forward raised: keep what fx found
+            graph.notes.append(f"the executed trace failed ({one_line(exc)}); kept the {graph.trace_method} trace")
+        else:
+            return executed, None, resolution
+    return graph, gm, resolution
+
+
+def _executed_note(note: str) -> str:
+    for fallback in ("; fell back to the module tree", "; analysed as opaque layers"):
+        note = note.replace(fallback, "; traced by executing one forward pass instead")
+    return note
 
 
 def merge_repeats(findings: list[Finding]) -> list[Finding]:

@@ -17,7 +17,7 @@ class ModelResult:
 
     name: str  # the selector name (class, factory or instance)
     file: str  # the file as displayed to the user
-    trace: str  # "fx" or "module-tree"
+    trace: str  # "fx", "fx-partial", "executed" or "modules"
     inputs: str  # description of the example inputs, or why there are none
     parameters: int
     findings: list[Finding] = field(default_factory=list)

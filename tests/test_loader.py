@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -108,7 +109,7 @@ def test_factory_returning_non_module(tmp_path):
     assert_one_line_error(invoke(str(path)), "build_model() returned int")
 
 
-def test_untraceable_forward_falls_back_and_says_so(tmp_path):
+def test_untraceable_forward_is_traced_by_executing_it(tmp_path):
     path = write_model(
         tmp_path,
         """
@@ -126,12 +127,40 @@ def test_untraceable_forward_falls_back_and_says_so(tmp_path):
                 return self.fc(self.rnn(x)[0])
         """,
     )
+    result = invoke(str(path), "--format", "json")
+    assert result.exit_code == 0, result.output
+    (model,) = json.loads(result.stdout)["models"]
+    assert model["trace"] == "executed"
+    assert any("traced by executing one forward pass instead" in n for n in model["notes"])
+    assert [f["rule"] for f in model["findings"]] == ["ACT204"]
+    assert model["probe"]["status"] == "ok"
+
+
+def test_untraceable_forward_without_inputs_falls_back_and_says_so(tmp_path):
+    path = write_model(
+        tmp_path,
+        """
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.RNN(4, 8)
+                self.fc = nn.Linear(8, 2)
+
+            def forward(self, batch):
+                x = batch["features"]  # a dict input: actlint cannot make one up
+                if x.sum() > 0:
+                    x = x * 2
+                return self.fc(self.rnn(x)[0])
+        """,
+    )
     result = invoke(str(path))
     # Exit per findings (ACT204 is info, below the default --fail-on), with a note.
     assert result.exit_code == 0, result.output
     assert "fell back to the module tree" in result.output
     assert "ACT204" in result.output  # module-tree rules still run
-    assert "ACT102 not run" in result.output  # dataflow rules say they could not run
+    assert "ACT102" in result.output  # dataflow rules say they could not run
     assert "Traceback" not in result.output
 
 

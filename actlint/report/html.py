@@ -161,6 +161,14 @@ class ModelView:
 # --- building the views ---------------------------------------------------------------------
 
 
+_TRACE_LABELS = {
+    "fx": "torch.fx dataflow graph",
+    "fx-partial": "torch.fx dataflow graph, some submodules opaque",
+    "executed": "executed trace of one forward pass",
+    "modules": "module tree (no dataflow graph)",
+}
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
@@ -526,7 +534,7 @@ def build_model_view(result: ModelResult, index: int) -> ModelView:
     facts = [
         ("file", result.file),
         ("parameters", f"{result.parameters:,}"),
-        ("trace", "torch.fx dataflow graph" if result.trace == "fx" else "module tree (fx could not trace)"),
+        ("trace", _TRACE_LABELS.get(result.trace, result.trace)),
         ("inputs", result.inputs),
     ]
     notes = list(result.notes)

@@ -1,4 +1,4 @@
-"""Trace a model into a :class:`~actlint.graph.GraphView` with torch.fx, with fallbacks.
+"""torch.fx tracing into a :class:`~actlint.graph.GraphView` (methods ``fx`` and ``fx-partial``).
 
 1. Symbolic tracing with stack traces recorded; torch.nn built-in layers are leaves.
 2. If a user submodule cannot be traced (data-dependent control flow, ...), that submodule
@@ -12,10 +12,6 @@ Shapes come from propagating fake tensors (no real compute) when example inputs 
 from __future__ import annotations
 
 import contextlib
-import itertools
-import linecache
-import re
-import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +24,9 @@ from torch.nn.parameter import is_lazy
 
 from actlint import ops
 from actlint.errors import one_line
-from actlint.graph import GraphView, NodeRef, OpNode, module_construction_site
-from actlint.location import SourceLocation
+from actlint.graph import GraphView, NodeRef, OpNode
+from actlint.trace.modules import module_tree_view
+from actlint.trace.sites import innermost_site, locate
 from actlint.safety import preserved, quiet_torch_logs
 
 _MAX_OPAQUE_RETRIES = 25
@@ -60,7 +57,7 @@ class _Tracer(fx.Tracer):
     def create_node(self, *args: Any, **kwargs: Any) -> fx.Node:
         node = super().create_node(*args, **kwargs)
         if self._user_path is not None:
-            site = _innermost_site(self._user_path)
+            site = innermost_site(self._user_path)
             if site is not None:
                 node.meta["actlint_site"] = site
         return node
@@ -103,6 +100,8 @@ def trace_model(
                 + f" ({last_error}); analysed as opaque layers"
             )
         view = _build_view(gm, model, fx_graph, user_path, table, notes)
+        if opaque:
+            view.trace_method = "fx-partial"
         if example_inputs is not None:
             propagate_shapes(gm, view, example_inputs)
         return TraceResult(view, gm, None)
@@ -121,28 +120,6 @@ def _failing_submodule(exc: BaseException, root: nn.Module) -> nn.Module | None:
             culprit = candidate
         tb = tb.tb_next
     return culprit
-
-
-def module_tree_view(model: nn.Module, table: ops.OpTable, notes: list[str]) -> GraphView:
-    """Leaf modules in definition order, without edges (no dataflow is known)."""
-    nodes: list[OpNode] = []
-    for path, module in model.named_modules():
-        if path == "" or any(True for _ in module.children()):
-            continue
-        kind = table.module_kind(module) or "unknown"
-        nodes.append(
-            OpNode(
-                index=len(nodes),
-                name=path.replace(".", "_"),
-                op="call_module",
-                kind=kind,
-                target=path,
-                module_path=path,
-                module=module,
-                location=module_construction_site(module),
-            )
-        )
-    return GraphView(nodes, model, trace_method="module-tree", notes=notes)
 
 
 def _target_name(node: fx.Node) -> str:
@@ -211,63 +188,12 @@ def _build_view(
             kwargs=kwargs,
             inputs=inputs,
         )
-        node.location = _locate(n, node, user_path)
+        node.location = locate(node, n.meta.get("actlint_site"), user_path, raw_target=n.target)
         nodes.append(node)
     for node in nodes:
         for i in node.inputs:
             nodes[i].users.append(node.index)
     return GraphView(nodes, model, trace_method="fx", notes=notes)
-
-
-def _innermost_site(user_path: str) -> tuple[int, int, int] | None:
-    """(line, start column, end column) of the innermost frame running the user's file."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        if frame.f_code.co_filename == user_path:
-            start = end = 0
-            try:
-                pos = next(itertools.islice(frame.f_code.co_positions(), frame.f_lasti // 2, None))
-                start, end = pos[2] or 0, pos[3] or 0
-            except (StopIteration, AttributeError):
-                pass
-            return frame.f_lineno, start, end
-        frame = frame.f_back
-    return None
-
-
-def _locate(n: fx.Node, node: OpNode, user_path: str | None) -> SourceLocation | None:
-    """Where this op is applied in the user's file, or where its layer was constructed."""
-    if n.op in ("placeholder", "output", "get_attr"):
-        return None
-    built = module_construction_site(node.module) if node.module is not None else None
-    site = n.meta.get("actlint_site")
-    if site is None or user_path is None:
-        return built
-    line, start, end = site
-    src = linecache.getline(user_path, line).rstrip("\n")
-    span = src[start:end] if end > start else src
-    if node.op == "call_module":
-        attr = node.module_path.rsplit(".", 1)[-1] if node.module_path else ""
-        # Applied directly (`self.fc(x)`): point there. Reached through a container
-        # (`self.features(x)` running `features.3`): point where the layer was built.
-        if not (attr and not attr.isdigit() and re.search(rf"\b{re.escape(attr)}\b", span)) and built:
-            return built
-        word = attr
-    else:
-        word = str(n.target) if isinstance(n.target, str) else getattr(n.target, "__name__", "")
-    return SourceLocation(user_path, line, _column_of(src, word, start))
-
-
-def _column_of(src: str, word: str, start: int) -> int:
-    """1-based column of ``word`` in the expression starting at ``start``, else of the expression."""
-    word = word.strip("_") if word.startswith("__") else word
-    if word:
-        m = re.compile(rf"\b{re.escape(word)}\b").search(src, start)
-        if m:
-            return m.start() + 1
-    if start:
-        return start + 1
-    return len(src) - len(src.lstrip()) + 1
 
 
 _SHAPE_PRESERVING = (ops.NORMALIZATION | ops.DROPOUT | ops.ACTIVATIONS) - {"glu"}
