@@ -73,14 +73,40 @@ class RuleOutcome:
 def missing_requirement(rule: Rule, ctx: RuleContext) -> str | None:
     """Why ``rule`` cannot run on this model, or None."""
     if "dataflow" in rule.requires and not ctx.graph.has_dataflow:
-        return "needs the dataflow graph (fx could not trace the model)"
+        return NO_DATAFLOW
     if "shapes" in rule.requires and not ctx.graph.has_shapes:
-        return "needs shapes (no example inputs)"
+        return NO_SHAPES
     if "weights" in rule.requires and not ctx.graph.has_weights:
-        return "needs weight values (the model was linted on the meta device)"
+        return NO_WEIGHTS
     if "probe" in rule.requires and ctx.probe is None:
-        return "needs the probe run"
+        return NO_PROBE
     return None
+
+
+#: Why a rule could not run (short, so one line per model can list them all).
+NO_DATAFLOW = "needs a dataflow graph (no tracing method worked, only the module tree is known)"
+NO_SHAPES = "needs shapes (no example inputs)"
+NO_WEIGHTS = "needs weight values (the model was linted on the meta device)"
+NO_PROBE = "needs the probe run"
+_SHORT_REASONS = {NO_DATAFLOW: "no dataflow graph", NO_SHAPES: "no example inputs", NO_WEIGHTS: "no weight values",
+                  NO_PROBE: "the probe did not run"}
+
+
+def short_reason(reason: str) -> str:
+    """``"no dataflow graph"`` for the summary line."""
+    return _SHORT_REASONS.get(reason, reason)
+
+
+def skipped_note(skipped: dict[str, str]) -> str | None:
+    """One line for every rule that could not run: ``19 rules not run: ACT101, ... (needs ...)``."""
+    if not skipped:
+        return None
+    by_reason: dict[str, list[str]] = {}
+    for rule_id, reason in sorted(skipped.items()):
+        by_reason.setdefault(reason, []).append(rule_id)
+    parts = [f"{', '.join(ids)} ({reason})" for reason, ids in by_reason.items()]
+    count = len(skipped)
+    return f"{count} rule{'s' if count != 1 else ''} not run: " + "; ".join(parts)
 
 
 def run_rules(rules: Iterable[Rule], make_context: Callable[[Rule], RuleContext]) -> RuleOutcome:

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import torch
 
-from actlint.engine import RuleSelection, instantiate_rules, run_rules
+from actlint.engine import RuleSelection, instantiate_rules, run_rules, skipped_note
 from actlint.errors import NoModelError, UserError, one_line
 from actlint.findings import Finding
 from actlint.graph import parameter_count
@@ -152,7 +152,8 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
     # Every run of the user's forward (tracing, input inference, the executed trace, the
     # probe) is cut off by the probe's time budget: a forward that never returns must not
     # hang actlint.
-    limit = options.probe_timeout
+    # (At least a second for the stages before the probe: a tiny probe budget is about the probe.)
+    limit = max(options.probe_timeout, 1.0)
     graph, gm, resolution = _trace_and_resolve(loaded, options, limit)
     error = None
     if resolution.inputs is not None:
@@ -179,7 +180,7 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
                                                 "or built there): no weight values to run")
     else:
         try:
-            with time_limit(limit * 1.5 + 5, "the probe"):  # a safety net: the probe keeps its own budget
+            with time_limit(options.probe_timeout * 1.5 + 5, "the probe"):  # a safety net: the probe keeps its own budget
                 report = probe_model(model, resolution.inputs, resolution.note, options,
                                      linearity=any(f.rule == "ACT103" for f in findings))
         except UserCodeTimeout as exc:
@@ -200,8 +201,11 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
     findings.sort(key=Finding.sort_key)
     load_note = loaded.file.load_note()
     notes = ([load_note] if load_note else []) + list(loaded.notes) + list(graph.notes)
-    for rule_id, reason in sorted(outcome.skipped.items()):
-        notes.append(f"{rule_id} not run: {reason}")
+    # Rules that could not run: one line per model. Measured rules count only when the probe
+    # was wanted (``--no-probe`` is the user's choice, not a gap in the lint).
+    incomplete = {**outcome.skipped, **(probe_skipped if options.probe else {})}
+    if line := skipped_note(incomplete):
+        notes.append(line)
     if not report.ok and options.probe:
         notes.append(f"probe {report.status}: {report.reason} (measured rules not run)")
     if outcome.crashed:
@@ -216,6 +220,7 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
         findings=findings,
         notes=notes,
         skipped_rules={**outcome.skipped, **probe_skipped},
+        incomplete_rules=incomplete,
         probe=report.to_json(),
         graph=graph,
         # Reporters read the probe object and the options each rule ran with (the HTML

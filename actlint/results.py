@@ -23,6 +23,9 @@ class ModelResult:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skipped_rules: dict[str, str] = field(default_factory=dict)
+    #: Selected rules that could not run for lack of something (dataflow, inputs, weights, a
+    #: probe run that was wanted): the model was linted partially. Not the user's own choices.
+    incomplete_rules: dict[str, str] = field(default_factory=dict)
     probe: dict[str, Any] = field(default_factory=dict)  # the ProbeReport as JSON, or its status
     graph: "GraphView | None" = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # for reporters (probe object...)
@@ -60,6 +63,10 @@ class LintRun:
     def suppressed(self) -> list[Finding]:
         """Findings suppressed by comments in the user's files (not counted as problems)."""
         return [f for m in self.models for f in m.suppressed_findings()]
+
+    def partial_models(self) -> list[ModelResult]:
+        """Models some selected rule could not run on ("All checks passed" is not true of them)."""
+        return [m for m in self.models if m.incomplete_rules]
 
     def counts(self) -> dict[str, int]:
         counts = {s.label: 0 for s in sorted(Severity, reverse=True)}

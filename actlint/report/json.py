@@ -45,6 +45,8 @@ def model_to_json(m: ModelResult) -> dict[str, Any]:
         "inputs": m.inputs,
         "parameters": m.parameters,
         "notes": list(m.notes),
+        # Selected rules that could not run on this model, and why (the model was linted partially).
+        "skipped_rules": dict(sorted(m.incomplete_rules.items())),
         "probe": m.probe,
         "findings": [finding_to_json(f) for f in m.active_findings()],
         # Findings an ``# actlint: ignore`` comment suppressed: not problems, still on record.

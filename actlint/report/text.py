@@ -42,6 +42,16 @@ def format_finding(f: Finding, color: bool = False) -> list[str]:
     return lines
 
 
+def partial_summary(partial: list) -> str:
+    """``1 model linted partially: 19 rules could not run (no dataflow graph)``."""
+    from actlint.engine import short_reason
+
+    reasons = sorted({short_reason(r) for m in partial for r in m.incomplete_rules.values()})
+    count = len({rule for m in partial for rule in m.incomplete_rules})
+    models = f"{len(partial)} model{'s' if len(partial) != 1 else ''}"
+    return f"{models} linted partially: {count} rule{'s' if count != 1 else ''} could not run ({', '.join(reasons)})"
+
+
 def write_text(run: LintRun, out: TextIO, *, show_suppressed: bool = False) -> None:
     """Findings, notes and the summary; ``show_suppressed`` also lists suppressed findings."""
     color = _use_color(out)
@@ -68,7 +78,10 @@ def write_text(run: LintRun, out: TextIO, *, show_suppressed: bool = False) -> N
         summary += f"; {suppressed} suppressed"
     if run.errors:
         summary += f"; {len(run.errors)} file{'s' if len(run.errors) != 1 else ''} could not be linted"
-    if total == 0 and not run.errors:
+    partial = run.partial_models()
+    if partial:
+        summary += "; " + partial_summary(partial)
+    if total == 0 and not run.errors and not partial:
         summary = f"All checks passed ({models} model{'s' if models != 1 else ''}"
         summary += f", {suppressed} suppressed)." if suppressed else ")."
     out.write(_paint(summary, "1", color) + "\n")
