@@ -118,6 +118,10 @@ def main() -> None:
               help="Samples per probe pass (default: the example inputs' batch; 32 samples over several passes).")
 @click.option("--probe-timeout", type=click.FloatRange(min=0.0, min_open=True), default=None,
               help="Probe time budget in seconds (default: 60).")
+@click.option("--trace", "trace_method", type=click.Choice(["auto", "executed"]), default=None,
+              help="How to build the dataflow graph: auto (torch.fx, then an executed trace of one forward "
+                   "pass where fx cannot trace, then the module tree) or executed (always record one forward "
+                   "pass). Default: auto.")
 @click.option("--script-args", default=None, metavar="ARGS",
               help="Arguments the loaded script sees in sys.argv, as one string: --script-args \"--data x\" "
                    "(default: none, whatever actlint itself was given).")
@@ -160,6 +164,7 @@ def check(
     force_exclude: bool | None,
     show_suppressed: bool,
     skip_non_models: bool,
+    trace_method: str | None,
     script_args: str | None,
     load_timeout: float | None,
     max_model_memory: str | None,
@@ -208,7 +213,7 @@ def check(
         )
         config = discover(paths, registry, config_file=config_file, isolated=isolated)
         options, fail_level = build_options(config, command_line, registry)
-        options = replace(options, skip_non_models=skip_non_models)
+        options = replace(options, skip_non_models=skip_non_models, trace=trace_method or options.trace)
         if options.probe:
             from actlint.probe import resolve_device
 

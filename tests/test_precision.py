@@ -20,18 +20,19 @@ HEALTHY = sorted(CORPUS.glob("healthy_*.py"))
 STATIC_RULES = ("ACT1", "ACT2", "ACT5", "ACT6")
 
 
-def _lint(path: Path):
-    options = LintOptions(selection=RuleSelection(select=STATIC_RULES))
-    if "probe" in getattr(LintOptions, "__dataclass_fields__", {}):
-        options = LintOptions(selection=RuleSelection(select=STATIC_RULES), probe=False)
+def _lint(path: Path, tracer: str = "auto"):
+    options = LintOptions(selection=RuleSelection(select=STATIC_RULES), probe=False, trace=tracer)
     return lint_paths([str(path)], options)
 
 
+@pytest.mark.parametrize("tracer", ["auto", "executed"])
 @pytest.mark.parametrize("path", HEALTHY, ids=lambda p: p.stem)
-def test_healthy_architectures_have_no_warnings(path):
-    run = _lint(path)
+def test_healthy_architectures_have_no_warnings(path, tracer):
+    run = _lint(path, tracer)
     assert not run.errors, run.errors
     assert run.models, "no model discovered"
+    if tracer == "executed":
+        assert {m.trace for m in run.models} == {"executed"}
     noisy = [f"{f.rule} {f.message}" for f in run.findings() if f.severity >= Severity.WARNING]
     assert noisy == []
 

@@ -23,27 +23,43 @@ def _cases(kind: str):
             yield pytest.param(rule, example, id=f"{rule.id}-{kind}-{i}")
 
 
-def _lint_example(tmp_path, rule, example):
+#: Every example runs under the trace chain and again with the executed tracer forced, so
+#: graph rules keep the precision they have on fx when torch.fx cannot trace a model.
+TRACERS = pytest.mark.parametrize("tracer", ["auto", "executed"])
+
+
+def _had_inputs(model) -> bool:
+    return any(f"({source}" in model.inputs
+               for source in ("inferred", "--input-shape", "example_inputs()", "example_input_array"))
+
+
+def _lint_example(tmp_path, rule, example, tracer="auto"):
     path = write_model(tmp_path, example.source)
     selection = RuleSelection(select=(rule.id, *example.select))
-    options = LintOptions(selection=selection, probe=example.probe)
+    options = LintOptions(selection=selection, probe=example.probe, trace=tracer)
     run = lint_paths([str(path)], options)
     assert not run.errors, run.errors
+    if tracer == "executed":
+        # Where the example's inputs can be found, the executed trace is what the rule saw.
+        for m in run.models:
+            assert m.trace == "executed" or not _had_inputs(m), (m.trace, m.inputs, m.notes)
     return [f for f in run.findings() if f.rule == rule.id]
 
 
+@TRACERS
 @pytest.mark.parametrize("rule, example", list(_cases("invalid")))
-def test_invalid_example_fires(tmp_path, rule, example):
-    findings = _lint_example(tmp_path, rule, example)
+def test_invalid_example_fires(tmp_path, rule, example, tracer):
+    findings = _lint_example(tmp_path, rule, example, tracer)
     assert findings, f"{rule.id} did not fire on its INVALID example:\n{example.source}"
     if example.line is not None:
         lines = sorted({f.location.line for f in findings})
         assert example.line in lines, f"{rule.id} fired at lines {lines}, expected {example.line}"
 
 
+@TRACERS
 @pytest.mark.parametrize("rule, example", list(_cases("valid")))
-def test_valid_example_is_quiet(tmp_path, rule, example):
-    findings = _lint_example(tmp_path, rule, example)
+def test_valid_example_is_quiet(tmp_path, rule, example, tracer):
+    findings = _lint_example(tmp_path, rule, example, tracer)
     assert not findings, [f.message for f in findings]
 
 
