@@ -353,8 +353,11 @@ def infer_inputs(
         )
     last_error = ""
     extra = required[1:]
+    float_dtype = next((p.dtype for p in model.parameters() if p.is_floating_point() and not is_lazy(p)), None)
     for build in builders:
         first = build()
+        if first.is_floating_point() and float_dtype is not None and first.dtype != float_dtype:
+            first = first.to(float_dtype)  # a model.double() or .half() gets inputs of its own dtype
         for others in _companions(first, extra):
             candidate = (first, *others, *hidden)
             ok, error = check(candidate)

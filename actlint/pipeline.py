@@ -243,7 +243,7 @@ def _trace_and_resolve(loaded: LoadedModel, options: LintOptions, limit: float) 
         with time_limit(limit, "fx tracing"):
             traced = trace_model(model, user_file=loaded.file.path)
     except UserCodeTimeout as exc:
-        traced = TraceResult(module_tree_view(model, DEFAULT_TABLE, [f"{exc}; fell back to the module tree"]),
+        traced = TraceResult(module_tree_view(model, DEFAULT_TABLE, [f"trace modules: {exc}; fell back to the module tree"]),
                              None, str(exc))
     graph, gm = traced.graph, traced.graph_module
     if gm is not None:
@@ -269,8 +269,8 @@ def _trace_and_resolve(loaded: LoadedModel, options: LintOptions, limit: float) 
     if wanted and resolution.inputs is not None and not loaded.meta:
         try:
             with time_limit(limit, "the executed trace"):
-                executed = trace_executed(model, resolution.inputs, user_file=loaded.file.path,
-                                          notes=[_executed_note(n) for n in graph.notes])
+                notes = [_executed_note(n) for n in graph.notes] or ["trace executed: --trace executed"]
+                executed = trace_executed(model, resolution.inputs, user_file=loaded.file.path, notes=notes)
         except UserCodeTimeout as exc:
             graph.notes.append(f"{exc}; no executed trace")
         except Exception as exc:  # noqa: BLE001 - the forward raised: keep what fx found
@@ -281,6 +281,9 @@ def _trace_and_resolve(loaded: LoadedModel, options: LintOptions, limit: float) 
 
 
 def _executed_note(note: str) -> str:
+    """The fx fallback note, rewritten for the executed trace that replaced it."""
+    for method in ("trace modules: ", "trace fx-partial: "):
+        note = note.replace(method, "trace executed: ")
     for fallback in ("; fell back to the module tree", "; analysed as opaque layers"):
         note = note.replace(fallback, "; traced by executing one forward pass instead")
     return note

@@ -95,7 +95,7 @@ def trace_model(
         if opaque:
             paths = sorted(p for p, m in model.named_modules() if m in opaque)
             notes.append(
-                "fx could not trace inside "
+                "trace fx-partial: fx could not trace inside "
                 + ", ".join(paths)
                 + f" ({last_error}); analysed as opaque layers"
             )
@@ -105,7 +105,7 @@ def trace_model(
         if example_inputs is not None:
             propagate_shapes(gm, view, example_inputs)
         return TraceResult(view, gm, None)
-    notes.append(f"fx could not trace the model ({last_error}); fell back to the module tree")
+    notes.append(f"trace modules: fx could not trace the model ({last_error}); fell back to the module tree")
     return TraceResult(module_tree_view(model, table, notes), None, last_error)
 
 
