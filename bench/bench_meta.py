@@ -36,12 +36,13 @@ doc = json.loads(result.stdout)
 assert doc["models"][0]["parameters"] > 6.5e9, doc
 """
 FLOOR = """
-import importlib.util, torch
+import importlib.util, os, sys, torch
+sys.path.insert(0, os.path.dirname({model!r}))
 spec = importlib.util.spec_from_file_location("llama_7b", {model!r})
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 with torch.device("meta"):
-    module.Transformer(module.ModelArgs())
+    module.LLaMA7B(module.ModelArgs7B())
 """
 
 

@@ -31,7 +31,7 @@ LINTED = {
     "feedforward_tutorial.py": (["model"], ["data loading", "checkpoint I/O"]),
     "gpt_config.py": (["GPT"], ["built GPT(GPTConfig())"]),
     "llama_args.py": (["Transformer"], ["built Transformer(ModelArgs())"]),
-    "llama_7b.py": (["Transformer"], ["built Transformer(ModelArgs())", "linted on the meta device"]),
+    "llama_7b.py": (["LLaMA7B"], ["built LLaMA7B(ModelArgs7B())", "linted on the meta device"]),
     "dataparallel_script.py": (["model"], ["unwrapped DataParallel"]),
     "compiled_model.py": (["model"], ["unwrapped torch.compile"]),
     "prints_at_import.py": (["model"], ["went to stderr"]),

@@ -28,6 +28,7 @@ import ast
 import contextlib
 import hashlib
 import importlib.util
+import inspect
 import itertools
 import os
 import re
@@ -501,14 +502,8 @@ def _module_classes(loaded: LoadedFile) -> list[tuple[str, type]]:
     return [
         (name, obj) for name, obj in ns.items()
         if isinstance(obj, type) and issubclass(obj, nn.Module) and obj.__module__ == module_name
-        and not name.startswith("_") and not _is_abstract(obj) and not _is_loss(obj)
+        and not name.startswith("_") and not inspect.isabstract(obj) and not _is_loss(obj)
     ]
-
-
-def _is_abstract(cls: type) -> bool:
-    import inspect
-
-    return inspect.isabstract(cls)
 
 
 def root_model_classes(loaded: LoadedFile) -> list[tuple[str, type]]:

@@ -266,16 +266,12 @@ class Planner:
         self.import_names: set[str] = set()
         for n in tree.body:
             if isinstance(n, (ast.Import, ast.ImportFrom)):
-                names = _Names()
-                names.visit(n)
-                self.import_names |= names.stores
+                self.import_names |= _Names.of(n).stores
         self.training_functions = {name for name, fn in self.defined_functions.items() if self._trains(fn)}
         self.assigned_names: set[str] = set()
         for n in tree.body:
             if not isinstance(n, (ast.Import, ast.ImportFrom)):
-                names = _Names()
-                names.visit(n)
-                self.assigned_names |= names.stores
+                self.assigned_names |= _Names.of(n).stores
 
     # --- classification -----------------------------------------------------------
 
@@ -399,7 +395,7 @@ class Planner:
             # for m in model.modules(): init(m) changes the model; anything else is a loop to skip
             if stmt.mutates & _Names.of(node.target).stores:
                 stmt.mutates |= {r for r in (root_name(node.iter),) if r and r not in self.import_names}
-            reason = None if stmt.mutates & _names_in(node.iter) else LOOP
+            reason = None if stmt.mutates & _Names.of(node.iter).loads else LOOP
         if isinstance(node, (ast.Try, ast.If)) and reason is None and self._holds_definitions(node):
             stmt.kind = "definition"  # try: from apex import FusedLayerNorm / except: ...
             return stmt
@@ -469,12 +465,6 @@ class Planner:
         run = {i for i in needed if statements[i].skip_reason is None}
         skipped_binds = {name: statements[i] for i in sorted(needed - run, reverse=True) for name in statements[i].binds}
         return LoadPlan(statements, run, skipped_binds)
-
-
-def _names_in(node: ast.AST) -> set[str]:
-    names = _Names()
-    names.visit(node)
-    return names.loads
 
 
 def plan_module(tree: ast.Module) -> LoadPlan:
