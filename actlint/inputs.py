@@ -105,12 +105,17 @@ def resolve_inputs(
     dtype: torch.dtype | None = None,
     batch_size: int = 8,
     check: ShapeCheck | None = None,
+    given: tuple[Any, ...] | None = None,
 ) -> InputResolution:
     """Find example inputs for ``model`` (see the module docstring for the order).
+
+    ``given`` are inputs passed from Python (``actlint.lint(model, x)``): they come first.
 
     ``check`` type-checks a candidate input (default: :func:`type_checks`); the pipeline
     passes one that propagates shapes through the traced graph at the same time.
     """
+    if given:
+        return _user_inputs(model, graph, tuple(given), "lint() arguments")
     if shapes:
         chosen = dtype or torch.float32
         high = _vocab_size(model, graph) if not chosen.is_floating_point else 2

@@ -60,6 +60,7 @@ class LintOptions:
     probe_batch_size: int | None = None  # None: the example inputs' batch, over several passes
     probe_timeout: float = 60.0
     trace: str = "auto"  # "auto": the trace chain; "executed": always record one forward pass
+    example_inputs: tuple[Any, ...] | None = None  # tensors given from Python (actlint.lint(model, x))
     load: LoadSettings = field(default_factory=LoadSettings)  # script arguments, load time limit, memory budget
 
 
@@ -261,7 +262,7 @@ def _trace_and_resolve(loaded: LoadedModel, options: LintOptions, limit: float) 
         with time_limit(limit, "the forward pass"):
             resolution = resolve_inputs(
                 model, graph, namespace=loaded.file.namespace, shapes=options.input_shapes,
-                dtype=options.input_dtype, batch_size=options.batch_size, check=check,
+                dtype=options.input_dtype, batch_size=options.batch_size, check=check, given=options.example_inputs,
             )
     except UserCodeTimeout as exc:
         resolution = InputResolution(None, "none", f"{exc} while trying example inputs (stopped)")
@@ -316,7 +317,7 @@ def _displayed(finding: Finding, loaded: LoadedModel) -> Finding:
     """Show locations in the user's file with the path as the user wrote it."""
     loc = finding.location
     if loc is None:
-        return replace(finding, location=SourceLocation(loaded.file.display, 1, 1))
+        return replace(finding, location=SourceLocation(loaded.file.display, loaded.file.default_line, 1))
     if loc.file == str(loaded.file.path):
         loc = SourceLocation(loaded.file.display, loc.line, loc.column)
     else:

@@ -79,6 +79,8 @@ class LoadedFile:
     failures: dict[int, str] = field(default_factory=dict)  # statement index -> one-line error
     fence: FenceLog = field(default_factory=FenceLog, repr=False)
     tree: ast.Module | None = field(default=None, repr=False)
+    #: Where findings without a location of their own point (the API: the lint() call).
+    default_line: int = 1
 
     def load_note(self) -> str | None:
         """One short line: what loading ran, skipped and fenced (None for a plain library file)."""

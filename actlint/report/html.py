@@ -19,6 +19,7 @@ architecture as a collapsible layer outline with the findings marked on their la
 from __future__ import annotations
 
 import functools
+import linecache
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,7 +212,9 @@ def _source_lines(path: str) -> tuple[str, ...] | None:
     try:
         return tuple(Path(path).read_text(encoding="utf-8", errors="replace").splitlines())
     except OSError:
-        return None
+        # Code that lives in memory only (a notebook cell linted from Python, "Cell In[3]").
+        lines = linecache.getlines(path)
+        return tuple(line.rstrip("\n") for line in lines) if lines else None
 
 
 def _snippet(finding: Finding) -> tuple[list[SourceLine], str]:
