@@ -55,9 +55,10 @@ class LintError(AssertionError):
 class LintResult:
     """What :func:`lint` found: findings, errors and every report format."""
 
-    def __init__(self, run: LintRun, fail_on: Severity = Severity.WARNING) -> None:
+    def __init__(self, run: LintRun, fail_on: Severity = Severity.WARNING, fail_on_refuted: bool = False) -> None:
         self.run = run
         self.fail_on = fail_on
+        self.fail_on_refuted = fail_on_refuted
 
     @property
     def findings(self) -> list[Finding]:
@@ -75,8 +76,8 @@ class LintResult:
 
     @property
     def ok(self) -> bool:
-        """No errors and no finding at or above ``fail_on``."""
-        return self.run.exit_code(self.fail_on) == 0
+        """No errors and no finding at or above ``fail_on`` (findings the probe refuted do not count)."""
+        return self.run.exit_code(self.fail_on, fail_on_refuted=self.fail_on_refuted) == 0
 
     def __str__(self) -> str:
         from actlint.report.text import write_text
@@ -196,7 +197,7 @@ def _lint(model: nn.Module, example_inputs: Sequence[Any], caller: Any, *, selec
     else:
         apply_suppressions([result], loaded.file, rules, registry)
         run.models.append(result)
-    return LintResult(run, fail_level)
+    return LintResult(run, fail_level, options.fail_on_refuted)
 
 
 def check(model: nn.Module, *example_inputs: Any, fail_on: str = "warning", select: Any = None, ignore: Any = (),

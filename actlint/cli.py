@@ -106,6 +106,9 @@ def main() -> None:
 @click.option("--fail-on", type=click.Choice(["info", "warning", "error"]), default=None,
               help="Lowest severity that makes the exit code 1 (default: warning).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported.")
+@click.option("--fail-on-refuted/--no-fail-on-refuted", default=None,
+              help="Count findings the probe measured and refuted toward the exit code (default: they are "
+                   "shown, with their numbers, but do not fail the run).")
 @click.option("--input-shape", multiple=True, metavar="N,C,H,W",
               help="Example input shape (repeat for several inputs).")
 @click.option("--input-dtype", default=None, help="dtype of --input-shape tensors (float32, int64, ...).")
@@ -153,6 +156,7 @@ def check(
     severity_overrides: tuple[str, ...],
     fail_on: str | None,
     exit_zero: bool,
+    fail_on_refuted: bool | None,
     input_shape: tuple[str, ...],
     input_dtype: str | None,
     batch_size: int | None,
@@ -198,6 +202,7 @@ def check(
             ignore=validate_codes(_split_codes(ignore), registry, "--ignore"),
             severity=_parse_severity_overrides(severity_overrides),
             fail_on=Severity.parse(fail_on) if fail_on else None,
+            fail_on_refuted=fail_on_refuted,
             input_shapes=tuple(parse_shape(s) for s in input_shape),
             input_dtype=input_dtype,
             batch_size=batch_size,
@@ -245,7 +250,7 @@ def check(
     # Errors go to stderr, one line each, in every format: stdout holds only the report.
     for error in run.errors:
         click.echo(f"actlint: error: {error.message}", err=True)
-    sys.exit(run.exit_code(fail_level, exit_zero))
+    sys.exit(run.exit_code(fail_level, exit_zero, fail_on_refuted=options.fail_on_refuted))
 
 
 def run() -> None:

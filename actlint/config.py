@@ -16,6 +16,7 @@ Keys (kebab-case, like ruff's)::
     ignore = ["ACT106"]           # rule IDs or prefixes to turn off
     extend-ignore = []            # added to ignore (an alias kept for ruff users)
     fail-on = "warning"           # info | warning | error
+    fail-on-refuted = false       # findings the probe refuted count toward the exit code
     severity = { ACT203 = "error" }
     input-shape = [[8, 3, 224, 224]]   # one list per input (or one flat list)
     input-dtype = "float32"
@@ -80,7 +81,7 @@ if TYPE_CHECKING:
 PYPROJECT = "pyproject.toml"
 
 _TOP_KEYS = (
-    "select", "extend-select", "ignore", "extend-ignore", "fail-on", "severity", "rules", "probe",
+    "select", "extend-select", "ignore", "extend-ignore", "fail-on", "fail-on-refuted", "severity", "rules", "probe",
     "input-shape", "input-dtype", "batch-size", "exclude", "extend-exclude", "force-exclude",
     "respect-gitignore", "per-file-ignores", "per-file", "load",
 )
@@ -196,6 +197,7 @@ class Config:
     extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     fail_on: Severity | None = None
+    fail_on_refuted: bool | None = None
     severity: Mapping[str, Severity] = field(default_factory=dict)
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     probe: ProbeSettings = field(default_factory=ProbeSettings)
@@ -412,6 +414,8 @@ class _Parser:
         )
         if "fail-on" in table:
             values["fail_on"] = self.severity(section, "fail-on", table["fail-on"])
+        if "fail-on-refuted" in table:
+            values["fail_on_refuted"] = self.boolean(section, "fail-on-refuted", table["fail-on-refuted"])
         if "severity" in table:
             levels = self.table(section, "severity", table["severity"])
             values["severity"] = {
@@ -569,6 +573,7 @@ class CommandLine:
     ignore: tuple[str, ...] = ()
     severity: Mapping[str, Severity] = field(default_factory=dict)
     fail_on: Severity | None = None
+    fail_on_refuted: bool | None = None
     input_shapes: tuple[tuple[int, ...], ...] = ()
     input_dtype: str | None = None
     batch_size: int | None = None
@@ -655,6 +660,7 @@ def build_options(config: Config, cli: CommandLine, registry: "RuleRegistry") ->
         device=_first(cli.device, config.probe.device, "auto"),
         probe_batch_size=_first(cli.probe_batch_size, config.probe.batch_size, None),
         probe_timeout=_first(cli.probe_timeout, config.probe.timeout, 60.0),
+        fail_on_refuted=_first(cli.fail_on_refuted, config.fail_on_refuted, False),
         load=LoadSettings(
             script_args=_first(cli.script_args, config.load.script_args, ()),
             timeout=_first(cli.load_timeout, config.load.timeout, DEFAULT_LOAD_TIMEOUT),

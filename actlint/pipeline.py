@@ -61,6 +61,7 @@ class LintOptions:
     probe_timeout: float = 60.0
     trace: str = "auto"  # "auto": the trace chain; "executed": always record one forward pass
     example_inputs: tuple[Any, ...] | None = None  # tensors given from Python (actlint.lint(model, x))
+    fail_on_refuted: bool = False  # findings the probe refuted count toward the exit code
     load: LoadSettings = field(default_factory=LoadSettings)  # script arguments, load time limit, memory budget
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from actlint.findings import Finding, Severity
+from actlint.findings import Finding, ProbeStatus, Severity
 
 if TYPE_CHECKING:
     from actlint.graph import GraphView
@@ -74,10 +74,23 @@ class LintRun:
             counts[f.severity.label] += 1
         return counts
 
-    def exit_code(self, fail_on: Severity = Severity.WARNING, exit_zero: bool = False) -> int:
-        """0 clean, 1 findings at or above ``fail_on``, 2 when any file or model errored."""
+    def refuted(self) -> list[Finding]:
+        """Static findings the probe measured and saw no problem in (shown, not failing the run)."""
+        return [f for f in self.findings() if _is_refuted(f)]
+
+    def exit_code(self, fail_on: Severity = Severity.WARNING, exit_zero: bool = False,
+                  fail_on_refuted: bool = False) -> int:
+        """0 clean, 1 findings at or above ``fail_on``, 2 when any file or model errored.
+
+        Findings the probe refuted do not count unless ``fail_on_refuted``.
+        """
         if self.errors:
             return 2
         if exit_zero:
             return 0
-        return 1 if any(f.severity >= fail_on for f in self.findings()) else 0
+        counted = self.findings() if fail_on_refuted else [f for f in self.findings() if not _is_refuted(f)]
+        return 1 if any(f.severity >= fail_on for f in counted) else 0
+
+
+def _is_refuted(finding: Finding) -> bool:
+    return finding.probe is not None and finding.probe.status is ProbeStatus.REFUTED

@@ -62,6 +62,8 @@ def run_to_json(run: LintRun) -> dict[str, Any]:
         "errors": [{"file": e.file, "message": e.message} for e in run.errors],
         "summary": run.counts(),
         "suppressed": len(run.suppressed()),
+        # Findings the probe measured and refuted: listed above with their numbers, not failing the run.
+        "refuted": len(run.refuted()),
     }
 
 

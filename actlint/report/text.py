@@ -74,6 +74,9 @@ def write_text(run: LintRun, out: TextIO, *, show_suppressed: bool = False) -> N
     parts = ", ".join(f"{n} {label}{'s' if n != 1 else ''}" for label, n in counts.items() if n)
     summary = f"Found {total} problem{'s' if total != 1 else ''}" + (f" ({parts})" if parts else "")
     summary += f" in {models} model{'s' if models != 1 else ''}"
+    refuted = len(run.refuted())
+    if refuted:
+        summary += f"; {refuted} refuted by the probe"
     if suppressed:
         summary += f"; {suppressed} suppressed"
     if run.errors:
