@@ -223,7 +223,20 @@ class GraphView:
             depths = {depth[p.index] for p in tensor_inputs}
             if len(tensor_inputs) >= 2 and len(depths) >= 2:
                 skips.add(n.index)
+            elif n.kind == "cat" and any(self._carries_skip(p, skips) for p in tensor_inputs):
+                # A slice residual: cat([x[:, :c] + shortcut, x[:, c:]]) (ReXNet) puts the
+                # residual add back into the full tensor; the cat carries the skip onwards.
+                skips.add(n.index)
         return skips
+
+    def _carries_skip(self, node: OpNode, skips: set[int]) -> bool:
+        """``node`` is a residual add, possibly seen through reshapes (nodes come in topological order)."""
+        while node.index not in skips and node.kind in ops.RESHAPE:
+            preds = self.data_preds(node)
+            if len(preds) != 1:
+                return False
+            node = preds[0]
+        return node.index in skips and node.kind in ("add", "sub")
 
     @cached_property
     def plain_depth(self) -> list[int]:

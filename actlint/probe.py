@@ -482,20 +482,48 @@ def _to_device(value: Any, device: torch.device) -> Any:
 # --- zero-initialised weights ----------------------------------------------------------
 
 
+#: A 1-D parameter whose values are all this small and all equal is a layer scale at its
+#: init value (LayerScale 1e-5..1e-6, CaiT's gamma_1/gamma_2, ConvNeXt's gamma).
+TINY_SCALE = 1e-3
+
+
+def _is_tiny_scale(name: str, p: torch.Tensor) -> bool:
+    """A constant, tiny, nonzero 1-D multiplicative parameter: a layer scale at init."""
+    if p.dim() != 1 or "bias" in name.rsplit(".", 1)[-1] or p.is_meta or not p.is_floating_point() or not p.numel():
+        return False
+    first = float(p.detach().reshape(-1)[0])
+    return 0.0 < abs(first) < TINY_SCALE and bool((p == first).all())
+
+
+def _rescaled(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """Parameters the probe gives a measurable value (all-zero ones and layer scales at init)."""
+    out = []
+    for name, p in model.named_parameters():
+        if not p.requires_grad or not p.is_floating_point() or p.is_meta or not p.numel():
+            continue
+        if "bias" not in name.rsplit(".", 1)[-1] and not bool(p.any()):
+            out.append((name, p))
+        elif _is_tiny_scale(name, p):
+            out.append((name, p))
+    return out
+
+
 def _reinit_zero(model: nn.Module, gen: torch.Generator) -> list[str]:
-    """Give all-zero multiplicative parameters a small random init (under ``preserved``)."""
+    """Give all-zero multiplicative parameters a small random init, and layer scales at their
+    tiny init value (1e-5) a small scale, so the probe measures the network, not its init
+    (under ``_untouched``: restored afterwards).
+
+    Zero-initialised heads and residual-branch ends, ReZero alphas and LayerScale are
+    designs that train: at init they silence whole branches, and every gradient upstream of
+    them would look vanished.
+    """
     owners = {}
     for mpath, module in model.named_modules():
         for pname, p in module.named_parameters(recurse=False):
             owners[id(p)] = (module, pname)
     changed = []
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            leaf = name.rsplit(".", 1)[-1]
-            if not p.requires_grad or not p.is_floating_point() or p.numel() == 0 or "bias" in leaf:
-                continue
-            if p.is_meta or bool(p.any()):
-                continue
+        for name, p in _rescaled(model):
             module, _ = owners.get(id(p), (None, ""))
             kind = ops.DEFAULT_TABLE.module_kind(module) if module is not None else None
             if p.dim() >= 2:
@@ -524,6 +552,7 @@ def _untouched(model: nn.Module) -> Iterator[None]:
     saved = [(p, p.grad, p.requires_grad) for p in model.parameters()]
     zeros = [(p, p.detach().clone()) for p in model.parameters()
              if p.is_floating_point() and not p.is_meta and p.numel() and not bool(p.any())]
+    zeros += [(p, p.detach().clone()) for name, p in model.named_parameters() if _is_tiny_scale(name, p)]
     try:
         with preserved(model, parameters=False):
             yield

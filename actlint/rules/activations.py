@@ -22,16 +22,66 @@ def is_weighting(graph: GraphView, node: OpNode) -> bool:
     return node.kind == "mul" and len(graph.data_preds(node)) >= 2
 
 
+_AXIS_MOVES = frozenset({"permute", "transpose"})
+_PASS_THROUGH = ops.RESHAPE | ops.DROPOUT | {"contiguous"}
+
+
+def attention_map_mixers(graph: GraphView) -> set[int]:
+    """Linears that mix the heads of a softmaxed attention map which then weights a tensor.
+
+    Talking-heads attention (CaiT) permutes the softmax output so the head axis is last,
+    applies ``Linear(heads, heads)``, permutes back and multiplies with V: the mixed map
+    still weights V. Such a linear is reached from a softmax through reshapes that move an
+    axis, keeps its width, and reaches a weighting op through reshapes and dropout only.
+    """
+    mixers: set[int] = set()
+    for softmax in graph.of_kind(ops.SOFTMAX):
+        frontier = [(u, False) for u in graph.succs(softmax)]
+        seen: set[int] = set()
+        while frontier:
+            node, moved = frontier.pop()
+            if node.index in seen:
+                continue
+            seen.add(node.index)
+            if node.kind in _PASS_THROUGH:
+                frontier.extend((u, moved or node.kind in _AXIS_MOVES) for u in graph.succs(node))
+            elif node.kind == "linear" and moved and _keeps_width(node) and _weights_downstream(graph, node):
+                mixers.add(node.index)
+    return mixers
+
+
+def _keeps_width(node: OpNode) -> bool:
+    module = node.module
+    return module is not None and getattr(module, "in_features", None) == getattr(module, "out_features", -1)
+
+
+def _weights_downstream(graph: GraphView, start: OpNode) -> bool:
+    frontier, seen = list(graph.succs(start)), set()
+    while frontier:
+        node = frontier.pop()
+        if node.index in seen:
+            continue
+        seen.add(node.index)
+        if is_weighting(graph, node):
+            return True
+        if node.kind in _PASS_THROUGH:
+            frontier.extend(graph.succs(node))
+    return False
+
+
 def reaches_layer_unweighted(graph: GraphView) -> list[bool]:
     """For each node: does its value reach a weight layer without passing a weighting op?
 
-    One reverse walk over the graph (linear time), shared by every softmax node.
+    One reverse walk over the graph (linear time), shared by every softmax node. Linears
+    that only mix the heads of an attention map (:func:`attention_map_mixers`) are not
+    layers the softmax feeds: the mixed map goes on to weight a tensor.
     """
+    mixers = attention_map_mixers(graph)
     reaches = [False] * len(graph.nodes)
     for node in reversed(graph.nodes):
         if is_weighting(graph, node):
             continue
-        if node.is_weight_layer:
+        if node.is_weight_layer and node.index not in mixers:
             reaches[node.index] = True
             continue
         reaches[node.index] = any(reaches[u] for u in node.users)
@@ -65,7 +115,8 @@ class SoftmaxInHiddenLayer(Rule):
         "Finds softmax, log_softmax and softmin (module, functional, torch or Tensor method form) "
         "whose output flows into another weight layer. Softmax used as weights, the way attention "
         "(matmul/bmm/einsum/scaled_dot_product_attention) and gating (elementwise multiply with "
-        "another tensor) use it, is fine and not reported."
+        "another tensor) use it, is fine and not reported, also when a Linear mixes the heads of the "
+        "attention map before it weights V (talking-heads attention, CaiT)."
     )
     why = (
         "Softmax squashes a hidden representation onto the probability simplex: one unit "
@@ -142,6 +193,31 @@ class SoftmaxInHiddenLayer(Rule):
                 def forward(self, x):
                     y, _ = self.attn(x, x, x)
                     return self.fc(y)
+            """
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            class TalkingHeadAttention(nn.Module):
+                # CaiT: a Linear mixes the heads of the softmaxed map, which then weights V.
+                def __init__(self, dim=32, heads=4):
+                    super().__init__()
+                    self.heads = heads
+                    self.qkv = nn.Linear(dim, dim * 3)
+                    self.proj_l = nn.Linear(heads, heads)
+                    self.proj_w = nn.Linear(heads, heads)
+                    self.proj = nn.Linear(dim, dim)
+
+                def forward(self, x):
+                    b, n, c = x.shape
+                    q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+                    attn = q @ k.transpose(-2, -1)
+                    attn = self.proj_l(attn.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+                    attn = attn.softmax(dim=-1)
+                    attn = self.proj_w(attn.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+                    return self.proj((attn @ v).transpose(1, 2).reshape(b, n, c))
             """
         ),
     )

@@ -494,6 +494,31 @@ def plain_layers_after(graph: GraphView) -> list[int]:
     return after
 
 
+def residual_branch_nodes(graph: GraphView) -> list[bool]:
+    """For each node: does its value reach a residual merge before any normalization?
+
+    One reverse walk. Such a node is inside a residual branch (``x + f(x)``): a small signal
+    there makes the block start near the identity, which is a design, not a collapse.
+    """
+    skips = graph.skip_connections
+    inside = [False] * len(graph.nodes)
+    for node in reversed(graph.nodes):
+        for u in node.users:
+            user = graph.nodes[u]
+            if (u in skips and user.kind in ("add", "sub")) or (user.kind not in ops.NORMALIZATION and inside[u]):
+                inside[node.index] = True
+                break
+    return inside
+
+
+def only_gates(graph: GraphView, node: OpNode) -> bool:
+    """True when everything ``node``'s output reaches (through reshapes) is a weighting op."""
+    from actlint.rules.activations import is_weighting
+
+    consumers = followers(graph, node)
+    return bool(consumers) and all(is_weighting(graph, c) for c in consumers)
+
+
 def is_residual_branch_end(graph: GraphView, node: OpNode) -> bool:
     """True when ``node``'s output is added to a skip path (the end of a residual branch).
 
@@ -745,7 +770,11 @@ class SignalExplosionOrCollapse(Rule):
         "reports the first layer where the input-dependent signal's RMS leaves [min, max] (default "
         "[1e-3, 1e3]) relative to the last normalization (or the input). Biases are tracked "
         "separately: a signal drowned under constant biases counts as collapsed. Ops it cannot "
-        "model (attention, recurrence, matmul) end the prediction until the next normalization."
+        "model (attention, recurrence, matmul) end the prediction until the next normalization. "
+        "A signal that shrinks inside a residual branch (before the add to the skip path: "
+        "LayerScale, small-init branches) is not reported, since the block starts near the identity, "
+        "nor is a layer whose output only gates another tensor (gMLP's spatial gating unit: weights "
+        "near zero, bias 1); the gated product is judged where it is consumed."
     )
     why = (
         "A signal that grows by 1e3 saturates every bounded activation and overflows logits; one that "
@@ -835,6 +864,7 @@ class SignalExplosionOrCollapse(Rule):
         lo, hi = self.option("min"), self.option("max")
         after = weight_layers_after(graph)
         reported: set[int] = set()  # one finding per segment
+        in_branch = residual_branch_nodes(graph)
         for node in graph.nodes:
             sig = signals[node.index]
             # The last layer's output scale is the initial logit temperature (zero-initialised
@@ -844,6 +874,15 @@ class SignalExplosionOrCollapse(Rule):
             ratio = sig.ratio
             if ratio is None or ratio == 0.0 or lo <= ratio <= hi:
                 continue  # exact zero comes from a zero init: ACT303's business
+            if ratio < lo and in_branch[node.index]:
+                # A residual branch that starts small (LayerScale, small-init depthwise convs,
+                # FocalNet's modulation) leaves its block near the identity: the skip path
+                # carries the signal, and the branch grows as it trains.
+                continue
+            if only_gates(graph, node):
+                # A gate (gMLP's spatial gating: weights ~0, bias 1) scales another tensor;
+                # the gated product is judged at the layer that consumes it.
+                continue
             reported.add(sig.start)
             start = graph.nodes[sig.start]
             origin = "the input" if start.op == "placeholder" else f"the last normalization {start.describe()}"

@@ -190,10 +190,36 @@ def _build_view(
         )
         node.location = locate(node, n.meta.get("actlint_site"), user_path, raw_target=n.target)
         nodes.append(node)
+    _follow_slice_writes(nodes)
     for node in nodes:
         for i in node.inputs:
             nodes[i].users.append(node.index)
     return GraphView(nodes, model, trace_method="fx", notes=notes)
+
+
+def _follow_slice_writes(nodes: list[OpNode]) -> None:
+    """Make later reads of ``x`` read what ``x[idx] = v`` wrote (fx keeps reading the old node).
+
+    ``x[:, :c] += shortcut`` (ReXNet's residual) traces as ``v = getitem(x) + shortcut;
+    setitem(x, idx, v)``, and every later op still points at ``x``, so the residual add
+    would hang off the graph. Pointing later reads at ``v`` puts the add (a skip
+    connection) back on the path; ``v`` itself depends on ``x`` through the getitem.
+    """
+    written: dict[int, int] = {}  # node index -> the node whose value now stands for it
+    for node in nodes:
+        if written:
+            def remap(value: Any) -> Any:
+                if isinstance(value, NodeRef) and value.index in written:
+                    return NodeRef(written[value.index])
+                return value
+
+            node.args = tuple(fx.node.map_aggregate(node.args, remap))
+            node.kwargs = dict(fx.node.map_aggregate(node.kwargs, remap))
+            node.inputs = tuple(dict.fromkeys(written.get(i, i) for i in node.inputs))
+        if node.target == "operator.setitem" and len(node.args) >= 3:
+            target, value = node.args[0], node.args[2]
+            if isinstance(target, NodeRef) and isinstance(value, NodeRef):
+                written[target.index] = value.index
 
 
 _SHAPE_PRESERVING = (ops.NORMALIZATION | ops.DROPOUT | ops.ACTIVATIONS) - {"glu"}
