@@ -121,6 +121,9 @@ def main() -> None:
               help="Samples per probe pass (default: the example inputs' batch; 32 samples over several passes).")
 @click.option("--probe-timeout", type=click.FloatRange(min=0.0, min_open=True), default=None,
               help="Probe time budget in seconds (default: 60).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes for runs over several files (default: one per core, once there are "
+                   "at least 4 files per worker); -j 1 lints serially. Reports are identical either way.")
 @click.option("--trace", "trace_method", type=click.Choice(["auto", "executed"]), default=None,
               help="How to build the dataflow graph: auto (torch.fx, then an executed trace of one forward "
                    "pass where fx cannot trace, then the module tree) or executed (always record one forward "
@@ -168,6 +171,7 @@ def check(
     force_exclude: bool | None,
     show_suppressed: bool,
     skip_non_models: bool,
+    jobs: int | None,
     trace_method: str | None,
     script_args: str | None,
     load_timeout: float | None,
@@ -241,7 +245,10 @@ def check(
     # goes to stderr: stdout carries the report alone, one clean JSON/SARIF document.
     with report_stdout() as report_stream:
         try:
-            run = lint_paths(paths, options, registry)
+            workers = jobs or 0  # 0: auto (one per core, for runs with enough files)
+            if output_format == "html":
+                workers = 1  # the HTML report draws graphs and probe data that stay in one process
+            run = lint_paths(paths, options, jobs=workers)
         except (UserError, ValueError) as exc:
             _fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - an internal error is still one line and exit 2

@@ -7,11 +7,14 @@ the others.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
+import sys
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 
@@ -99,45 +102,134 @@ def expand_targets(
     return targets
 
 
-def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry | None = None) -> LintRun:
-    """Lint every model in ``args`` (files, ``file.py::Name`` selectors, directories)."""
-    registry = registry or default_registry()
-    rules = instantiate_rules(registry, options.selection)
+def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry | None = None,
+               jobs: int = 1) -> LintRun:
+    """Lint every model in ``args`` (files, ``file.py::Name`` selectors, directories).
+
+    With ``jobs > 1`` and several files, files are linted in that many worker processes
+    (``jobs=0``: one per core, at most one per :data:`FILES_PER_WORKER` files)
+    (each imports torch once and lints many files); results come back in the order of a
+    serial run, so every report is identical to ``jobs=1``. Worker results carry no
+    GraphView or probe objects (they hold the user's modules): the HTML report, which
+    draws them, is made from a serial run.
+    """
+    targets = expand_targets(args, options.files, options.skip_non_models)
     run = LintRun()
-    for target, from_directory in expand_targets(args, options.files, options.skip_non_models):
-        path, selector = split_selector(target)
-        overrides = options.per_file.for_file(Path(path)) if options.per_file else None
-        file_rules, file_options, names = rules, options, None
-        if overrides is not None:
-            file_rules = [r for r in rules if not overrides.ignores(r.id)]
-            file_options = overrides.apply(options)
-            names = overrides.models if selector is None else None  # file.py::Name wins
+    if jobs == 0:  # auto: a worker per core, but only for runs long enough to repay its start
+        jobs = min(os.cpu_count() or 1, len(targets) // FILES_PER_WORKER)
+    if jobs > 1 and len(targets) > 1 and registry is None:
+        parts = _lint_in_workers(targets, options, jobs)
+    else:
+        registry = registry or default_registry()
+        rules = instantiate_rules(registry, options.selection)
+        parts = [_lint_target(target, from_directory, options, rules, registry) for target, from_directory in targets]
+    for models, errors in parts:
+        run.models.extend(models)
+        run.errors.extend(errors)
+    return run
+
+
+def _lint_target(target: str, from_directory: bool, options: LintOptions, rules: Sequence[Rule],
+                 registry: RuleRegistry) -> tuple[list[ModelResult], list[RunError]]:
+    """The models and errors of one file (or ``file.py::Name``)."""
+    path, selector = split_selector(target)
+    overrides = options.per_file.for_file(Path(path)) if options.per_file else None
+    file_rules, file_options, names = rules, options, None
+    if overrides is not None:
+        file_rules = [r for r in rules if not overrides.ignores(r.id)]
+        file_options = overrides.apply(options)
+        names = overrides.models if selector is None else None  # file.py::Name wins
+    with _seeded():
+        return _lint_file(target, from_directory, path, names, file_options, file_rules, registry)
+
+
+@contextlib.contextmanager
+def _seeded(seed: int = 0) -> Iterator[None]:
+    """Each file is loaded and linted from the same random state, whatever ran before it.
+
+    Weight inits drawn while a model is built then do not depend on which files came
+    first or on which worker process lints the file: ``-j 1`` and ``-j N`` give the same
+    reports, and so do two runs of the same file. The caller's random state is restored.
+    """
+    saved_python = random.getstate()
+    numpy = sys.modules.get("numpy")
+    saved_numpy = numpy.random.get_state() if numpy is not None else None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        random.seed(seed)
+        if numpy is not None:
+            numpy.random.seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(saved_python)
+            if numpy is not None:
+                numpy.random.set_state(saved_numpy)
+
+
+def _lint_file(target: str, from_directory: bool, path: str, names: Sequence[str] | None, file_options: LintOptions,
+               file_rules: Sequence[Rule], registry: RuleRegistry) -> tuple[list[ModelResult], list[RunError]]:
+    try:
+        with quiet_user_warnings():
+            models = _load(target, names, file_options.load)
+    except UserError as exc:
+        if from_directory and isinstance(exc, NoModelError):
+            return [], []
+        return [], [RunError(exc.file or path, exc.message)]
+    results: list[ModelResult] = []
+    errors: list[RunError] = []
+    for loaded in models:
         try:
             with quiet_user_warnings():
-                models = _load(target, names, file_options.load)
+                results.append(lint_model(loaded, file_rules, file_options))
         except UserError as exc:
-            if from_directory and isinstance(exc, NoModelError):
-                continue
-            run.errors.append(RunError(exc.file or path, exc.message))
-            continue
-        results: list[ModelResult] = []
-        for loaded in models:
-            try:
-                with quiet_user_warnings():
-                    results.append(lint_model(loaded, file_rules, file_options))
-            except UserError as exc:
-                run.errors.append(RunError(loaded.file.display, f"{loaded.file.display}::{loaded.name}: {exc.message}"))
-            except Exception as exc:  # noqa: BLE001 - one model's crash must not lose the others
-                if os.environ.get("ACTLINT_DEBUG"):
-                    traceback.print_exc()
-                run.errors.append(
-                    RunError(loaded.file.display, f"{loaded.file.display}::{loaded.name}: internal error: {one_line(exc)}")
-                )
-        if models:
-            # Comments belong to the file: judge them once all of its models are linted.
-            apply_suppressions(results, models[0].file, file_rules, registry)
-        run.models.extend(results)
-    return run
+            errors.append(RunError(loaded.file.display, f"{loaded.file.display}::{loaded.name}: {exc.message}"))
+        except Exception as exc:  # noqa: BLE001 - one model's crash must not lose the others
+            if os.environ.get("ACTLINT_DEBUG"):
+                traceback.print_exc()
+            errors.append(
+                RunError(loaded.file.display, f"{loaded.file.display}::{loaded.name}: internal error: {one_line(exc)}")
+            )
+    if models:
+        # Comments belong to the file: judge them once all of its models are linted.
+        apply_suppressions(results, models[0].file, file_rules, registry)
+    return results, errors
+
+
+# --- worker processes (-j N) ---------------------------------------------------------------
+
+#: With ``jobs=0`` (auto), one worker per this many files: a worker costs an interpreter and
+#: an ``import torch`` (about 2 s here), which a couple of small files do not repay.
+FILES_PER_WORKER = 4
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(options: LintOptions) -> None:
+    """Once per worker process: the rules (torch is imported with this module)."""
+    registry = default_registry()
+    _WORKER.update(options=options, registry=registry, rules=instantiate_rules(registry, options.selection))
+
+
+def _lint_in_worker(task: tuple[str, bool]) -> tuple[list[ModelResult], list[RunError]]:
+    models, errors = _lint_target(task[0], task[1], _WORKER["options"], _WORKER["rules"], _WORKER["registry"])
+    for m in models:
+        # Graphs and probe objects hold the user's modules, which do not cross processes.
+        m.graph = None
+        m.extra = {"rule_options": m.extra.get("rule_options", {})}
+    return models, errors
+
+
+def _lint_in_workers(targets: list[tuple[str, bool]], options: LintOptions, jobs: int):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: a fresh interpreter per worker (forking a process that already runs torch's
+    # thread pools can deadlock); each worker then lints many files.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(targets)), mp_context=context,
+                             initializer=_init_worker, initargs=(options,)) as pool:
+        return list(pool.map(_lint_in_worker, targets))
 
 
 def _load(target: str, names: Sequence[str] | None, settings: LoadSettings) -> list[LoadedModel]:

@@ -257,7 +257,8 @@ class ProbeReport:
             "batch_size": self.batch_size,
             "passes": self.passes,
             "samples": self.samples,
-            "seconds": round(self.seconds, 3),
+            # No wall time here: the same model gives the same document, whatever the machine's
+            # load or the number of worker processes (the HTML report shows the time).
             "seed": self.seed,
             "outputs": self.outputs,
             "layers": [s.to_json() for s in self.layers],

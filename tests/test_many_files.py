@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from actlint.cli import main
 from actlint.walk import GlobPattern, PatternList
 
-from conftest import write_model
+from conftest import REPO, run_cli, write_model
 
 HEALTHY = """
 import torch.nn as nn
@@ -162,3 +162,31 @@ def test_last_matching_pattern_wins_and_parents_count_below_the_root():
     # A folder above the project root never excludes the project (~/build/project/...).
     assert not PatternList.parse(["build"], Path("/build/p")).matches_path(
         Path("/build/p/a.py"), within=Path("/build/p"))
+
+
+def _generated_folder(root: Path, count: int = 10) -> Path:
+    folder = root / "generated"
+    folder.mkdir()
+    for i in range(count):
+        width = 8 + 4 * i
+        activation = ["nn.ReLU()", "nn.Tanh()", "nn.Softmax(dim=-1)", "nn.GELU()", "nn.Sigmoid()"][i % 5]
+        (folder / f"model_{i:02d}.py").write_text(
+            "import torch.nn as nn\n\n\n"
+            "def build_model():\n"
+            f"    return nn.Sequential(nn.Linear(16, {width}), {activation}, nn.Linear({width}, {width}), "
+            f"nn.ReLU(), nn.Linear({width}, 3))\n"
+        )
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_parallel_runs_give_byte_identical_reports(tmp_path, fmt):
+    """-j 2 (worker processes) against -j 1 on the examples and on a generated folder of 10 models."""
+    folder = _generated_folder(tmp_path)
+    for target in (str(REPO / "examples"), str(folder)):
+        serial = run_cli(target, "-j", "1", "--format", fmt, cwd=REPO)
+        parallel = run_cli(target, "-j", "2", "--format", fmt, cwd=REPO)
+        assert serial.returncode == parallel.returncode == 1, (serial.stderr, parallel.stderr)
+        assert serial.stdout == parallel.stdout
+        assert serial.stdout.count("ACT") >= 4

@@ -128,6 +128,19 @@ import torch
 import torch.nn as nn
 
 
+class SEWithBatchNorm(nn.Module):
+    # ReXNet's squeeze-excite: fc1 -> BatchNorm -> ReLU -> fc2 (fc1's bias gets zero gradient)
+    def __init__(self, chs, rd):
+        super().__init__()
+        self.fc1 = nn.Conv2d(chs, rd, 1)
+        self.bn = nn.BatchNorm2d(rd)
+        self.act = nn.ReLU()
+        self.fc2 = nn.Conv2d(rd, chs, 1)
+
+    def forward(self, x):
+        return x * self.fc2(self.act(self.bn(self.fc1(x.mean((2, 3), keepdim=True))))).sigmoid()
+
+
 class LinearBottleneck(nn.Module):
     def __init__(self, in_chs, out_chs):
         super().__init__()
@@ -135,12 +148,13 @@ class LinearBottleneck(nn.Module):
         mid = in_chs * 2
         self.conv_exp = nn.Sequential(nn.Conv2d(in_chs, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.SiLU())
         self.conv_dw = nn.Sequential(nn.Conv2d(mid, mid, 3, padding=1, groups=mid, bias=False), nn.BatchNorm2d(mid))
+        self.se = SEWithBatchNorm(mid, max(8, mid // 4))
         self.act = nn.ReLU6()
         self.conv_pwl = nn.Sequential(nn.Conv2d(mid, out_chs, 1, bias=False), nn.BatchNorm2d(out_chs))
 
     def forward(self, x):
         shortcut = x
-        x = self.conv_pwl(self.act(self.conv_dw(self.conv_exp(x))))
+        x = self.conv_pwl(self.act(self.se(self.conv_dw(self.conv_exp(x)))))
         # the residual goes into the first in_channels channels (ReXNet grows its width)
         return torch.cat([x[:, 0:self.in_channels] + shortcut, x[:, self.in_channels:]], dim=1)
 
@@ -158,7 +172,7 @@ class ReXNetLike(nn.Module):
 
 
 def example_inputs():
-    return (torch.randn(8, 3, 16, 16),)
+    return (torch.randn(2, 3, 16, 16),)
 """
 
 RESMLP = """

@@ -20,8 +20,9 @@ Calibration notes (measured here at init, see DESIGN.md for torchvision's number
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Any, Iterable
 
+from actlint import ops
 from actlint.findings import Finding, ProbeStatus, ProbeVerdict, Severity
 from actlint.probe_report import LayerStats, ProbeReport
 from actlint.rules.base import Example, Option, Rule, RuleContext
@@ -396,7 +397,37 @@ class ParametersWithoutGradient(_Measured):
         "Remove the detach()/no_grad()/.data on the path, or set requires_grad=False explicitly "
         "if the module is meant to stay frozen."
     )
-    valid = VanishingGradients.valid
+    valid = VanishingGradients.valid + (
+        Example(
+            """
+            import torch.nn as nn
+
+            class SqueezeExcite(nn.Module):
+                # The bias of fc1 gets an exactly zero gradient (BatchNorm cancels it): ACT501's
+                # advice, not a parameter cut off from training.
+                def __init__(self, channels=16):
+                    super().__init__()
+                    self.fc1 = nn.Conv2d(channels, 8, 1)
+                    self.bn = nn.BatchNorm2d(8)
+                    self.fc2 = nn.Conv2d(8, channels, 1)
+
+                def forward(self, x):
+                    gate = self.fc2(self.bn(self.fc1(x.mean((2, 3), keepdim=True))).relu()).sigmoid()
+                    return x * gate
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.stem = nn.Conv2d(3, 16, 3)
+                    self.se = SqueezeExcite()
+                    self.head = nn.Linear(16, 4)
+
+                def forward(self, x):
+                    return self.head(self.se(self.stem(x)).mean((2, 3)))
+            """,
+            probe=True,
+        ),
+    )
     invalid = (
         Example(
             """
@@ -420,13 +451,32 @@ class ParametersWithoutGradient(_Measured):
         if report is None:
             return
         groups: dict[str, list[tuple[str, str]]] = {}
+        cancelled = _biases_cancelled_by_norms(ctx.graph)
         for names, how in ((report.params_without_grad, "no gradient"), (report.params_zero_grad, "zero gradient")):
             for name in names:
+                if how == "zero gradient" and name in cancelled:
+                    continue  # mathematically zero: the norm subtracts it again (ACT501's advice)
                 owner = name.rsplit(".", 1)[0] if "." in name else ""
                 groups.setdefault(owner, []).append((name, how))
         for owner, params in groups.items():
             listed = ", ".join(f"{n} ({how})" for n, how in params[:4]) + (", ..." if len(params) > 4 else "")
             yield _at(ctx, owner, f"trainable parameters of {owner or 'the model'} get no gradient: {listed}")
+
+
+def _biases_cancelled_by_norms(graph: Any) -> set[str]:
+    """``layer.bias`` names of Linear/Conv layers whose output goes straight into a normalization.
+
+    BatchNorm (and LayerNorm/GroupNorm over the same axis) subtracts the mean, so such a
+    bias gets an exactly zero gradient: not a detached parameter, and ACT501 says to drop it.
+    """
+    out: set[str] = set()
+    for node in graph.nodes:
+        if node.kind not in ops.AFFINE or not node.module_path or getattr(node.module, "bias", None) is None:
+            continue
+        consumers = graph.walk_forward(node, ops.RESHAPE)
+        if consumers and all(c.kind in ("batch_norm", "group_norm", "instance_norm") for c in consumers):
+            out.add(f"{node.module_path}.bias")
+    return out
 
 
 class ForwardSignalCollapse(_Measured):
