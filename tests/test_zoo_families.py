@@ -254,3 +254,48 @@ def test_slice_residual_and_gate_mechanisms_are_what_clears_them(tmp_path):
     path = write_model(tmp_path, gmlp.replace("return x + self.fc2", "return self.fc2"), name="dead_gate.py")
     result = invoke_cli(str(path), "--format", "json", "--no-probe", "--select", "ACT302")
     assert [f["rule"] for f in json.loads(result.stdout)["models"][0]["findings"]] == ["ACT302"]
+
+
+SMALL_HEAD = """
+import torch
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, dim * 4), nn.GELU(), nn.Linear(dim * 4, dim))
+
+    def forward(self, x):
+        return x + self.mlp(self.norm(x))
+
+
+class BEiTLikeHead(nn.Module):
+    # BEiT's head_init_scale=0.001: the logits start tiny on purpose
+    def __init__(self, dim=32, depth=4, classes=10):
+        super().__init__()
+        self.patch = nn.Conv2d(3, dim, 8, 8)
+        self.blocks = nn.Sequential(*[Block(dim) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, classes)
+        with torch.no_grad():
+            self.head.weight.mul_(0.001)
+            self.head.bias.mul_(0.001)
+
+    def forward(self, x):
+        return self.head(self.norm(self.blocks(self.patch(x).flatten(2).transpose(1, 2))).mean(1))
+"""
+
+
+def test_small_initialised_head_is_not_a_forward_collapse(tmp_path):
+    path = write_model(tmp_path, SMALL_HEAD, name="beit_head.py")
+    result = invoke_cli(str(path), "--format", "json", "--select", "ACT7")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["models"][0]["findings"] == []
+    collapsed = SMALL_HEAD.replace("self.head.weight.mul_(0.001)", "self.blocks[0].mlp[2].weight.mul_(1e-5)\n"
+                                   "            self.patch.weight.mul_(1e3)")
+    path = write_model(tmp_path, collapsed.replace("return x + self.mlp(self.norm(x))", "return self.mlp(self.norm(x))"),
+                       name="collapsed.py")
+    result = invoke_cli(str(path), "--format", "json", "--select", "ACT707")
+    assert [f["rule"] for f in json.loads(result.stdout)["models"][0]["findings"]] == ["ACT707"]

@@ -83,13 +83,24 @@ def signal_ratio(report: ProbeReport) -> tuple[float, LayerStats, LayerStats] | 
     return first.backward_signal / last.backward_signal, first, last
 
 
-def forward_endpoints(report: ProbeReport) -> tuple[float, LayerStats, LayerStats] | None:
+def forward_endpoints(report: ProbeReport, graph: Any = None) -> tuple[float, LayerStats, LayerStats] | None:
     """Input-dependent activation RMS (``activation_std``) at the last weight layer over the first.
 
     The sample-to-sample variation, not the raw RMS: a signal that collapsed to zero still
-    has the RMS of the last layer's bias, but no variation left.
+    has the RMS of the last layer's bias, but no variation left. With the ``graph``, the
+    last layer is the last one whose output another weight layer consumes: the output
+    layer's scale is the initial logit temperature, which zero- and small-initialised heads
+    (BEiT's head_init_scale=0.001) set low on purpose.
     """
     layers = [s for s in report.weight_layers() if s.activation_std is not None and math.isfinite(s.activation_std)]
+    if graph is not None:
+        from actlint.rules.init import weight_layers_after
+
+        after = weight_layers_after(graph)
+        consumed = {n.module_path for n in graph.nodes if n.module_path and after[n.index] > 0 and n.is_weight_layer}
+        inner = [s for s in layers if s.path in consumed]
+        if len(inner) >= 2:
+            layers = inner
     if len(layers) < 2 or not layers[0].activation_std:
         return None
     return layers[-1].activation_std / layers[0].activation_std, layers[0], layers[-1]
@@ -487,7 +498,9 @@ class ForwardSignalCollapse(_Measured):
     what = (
         "Compares the input-dependent activation RMS (the output's variation across samples, so "
         "a bias cannot mask a collapsed signal) at the last weight layer with the first one and "
-        "fires when the ratio leaves [low, high]."
+        "fires when the ratio leaves [low, high]. The output layer itself is left out when the "
+        "dataflow is known: its scale is the initial logit temperature, which small-initialised "
+        "heads set low on purpose."
     )
     why = (
         "A forward signal that collapses or explodes means the layers' scales do not match their "
@@ -520,7 +533,7 @@ class ForwardSignalCollapse(_Measured):
 
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         report = self.report(ctx)
-        measured = forward_endpoints(report) if report else None
+        measured = forward_endpoints(report, ctx.graph if ctx.graph.has_dataflow else None) if report else None
         if measured is None:
             return
         ratio, first, last = measured
