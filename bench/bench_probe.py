@@ -108,7 +108,7 @@ def _rss_kb() -> int:
         return int(fh.read().split()[1]) * resource.getpagesize() // 1024
 
 
-def child(name: str, mode: str) -> dict:
+def child(name: str, mode: str, device: str = "cpu") -> dict:
     from actlint.probe import ProbeSettings, plan_passes, run_probe
 
     # torch.autograd.grad imports sympy on its first call (0.45 s); actlint has it loaded
@@ -117,13 +117,16 @@ def child(name: str, mode: str) -> dict:
 
     torch.manual_seed(0)
     factory, make_inputs = MODELS[name]
-    model = factory()
-    inputs = make_inputs()
+    model = factory().to(device)
+    inputs = tuple(t.to(device) for t in make_inputs())
     passes = plan_passes(inputs[0].shape[0], ProbeSettings())
     base = _rss_kb()
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated() // 1024
     start = time.perf_counter()
     if mode == "probe":
-        report = run_probe(model, inputs)
+        report = run_probe(model, inputs, ProbeSettings(device=device))
         assert report.status == "ok", report.reason
     else:
         model.train()
@@ -134,30 +137,35 @@ def child(name: str, mode: str) -> dict:
             out = model(*x)
             (out * torch.randn_like(out)).sum().backward()
             del out
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = (torch.cuda.max_memory_allocated() // 1024 if device.startswith("cuda")
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     return {"seconds": seconds, "peak_growth_mb": max(peak - base, 0) / 1024, "passes": passes,
             "params_mb": sum(p.numel() * 4 for p in model.parameters()) / 2**20}
 
 
-def run(name: str, mode: str) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", name, mode], capture_output=True, text=True, check=True)
+def run(name: str, mode: str, device: str = "cpu") -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", name, mode, device], capture_output=True, text=True,
+                          check=True)
     return json.loads(proc.stdout)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (peak memory: GPU allocations on cuda)")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(*args.child)))
         return
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.device}")
     print(f"{'model':<16} {'passes':>6} {'plain s':>8} {'probe s':>8} {'time x':>7} {'plain MB':>9} {'probe MB':>9} {'mem x':>6}")
     for name in MODELS:
-        plain = [run(name, "plain") for _ in range(args.repeat)]
-        probe = [run(name, "probe") for _ in range(args.repeat)]
+        plain = [run(name, "plain", args.device) for _ in range(args.repeat)]
+        probe = [run(name, "probe", args.device) for _ in range(args.repeat)]
         t_plain = min(r["seconds"] for r in plain)
         t_probe = min(r["seconds"] for r in probe)
         m_plain = min(r["peak_growth_mb"] for r in plain)

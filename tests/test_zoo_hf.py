@@ -1,4 +1,4 @@
-"""HuggingFace transformers with tiny configs (no weights downloaded): linted with a dataflow
+"""HuggingFace transformers (GPT-2, BERT, LLaMA, BART, ViT) with tiny configs (no weights downloaded): linted with a dataflow
 trace (torch.fx cannot trace their forwards, so the executed trace) and the probe, no errors.
 
 Optional: needs the zoo extra (``pip install -e ".[zoo]"``); skipped without transformers.
@@ -22,6 +22,9 @@ MODELS = {
             "vocab_size=128, max_position_embeddings=64))",
     "llama": "LlamaForCausalLM(LlamaConfig(num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2, "
              "hidden_size=32, intermediate_size=64, vocab_size=128, max_position_embeddings=64))",
+    "bart": "BartForConditionalGeneration(BartConfig(encoder_layers=2, decoder_layers=2, d_model=32, "
+            "encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, "
+            "vocab_size=128, max_position_embeddings=64))",
     "vit": "ViTForImageClassification(ViTConfig(num_hidden_layers=2, num_attention_heads=2, hidden_size=32, "
            "intermediate_size=64, image_size=32, patch_size=8, num_labels=5))",
 }
