@@ -122,8 +122,9 @@ def main() -> None:
 @click.option("--probe-timeout", type=click.FloatRange(min=0.0, min_open=True), default=None,
               help="Probe time budget in seconds (default: 60).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Worker processes for runs over several files (default: one per core, once there are "
-                   "at least 4 files per worker); -j 1 lints serially. Reports are identical either way.")
+              help="Worker processes for runs over several files (default: half the cores, when the files "
+                   "take long enough to repay starting them; one process on 2 cores); -j 1 lints serially. "
+                   "Reports are identical either way.")
 @click.option("--trace", "trace_method", type=click.Choice(["auto", "executed"]), default=None,
               help="How to build the dataflow graph: auto (torch.fx, then an executed trace of one forward "
                    "pass where fx cannot trace, then the module tree) or executed (always record one forward "
@@ -245,7 +246,7 @@ def check(
     # goes to stderr: stdout carries the report alone, one clean JSON/SARIF document.
     with report_stdout() as report_stream:
         try:
-            workers = jobs or 0  # 0: auto (one per core, for runs with enough files)
+            workers = jobs or 0  # 0: auto (one per core, when the first file says it pays)
             if output_format == "html":
                 workers = 1  # the HTML report draws graphs and probe data that stay in one process
             run = lint_paths(paths, options, jobs=workers)

@@ -11,6 +11,7 @@ import contextlib
 import os
 import random
 import sys
+import time
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -107,7 +108,9 @@ def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry
     """Lint every model in ``args`` (files, ``file.py::Name`` selectors, directories).
 
     With ``jobs > 1`` and several files, files are linted in that many worker processes
-    (``jobs=0``: one per core, at most one per :data:`FILES_PER_WORKER` files)
+    (``jobs=0``: half the cores, when the first file's lint time says the rest would take
+    longer serially than starting the workers, :data:`WORKER_START_SECONDS`; on 2 cores
+    that is one process)
     (each imports torch once and lints many files); results come back in the order of a
     serial run, so every report is identical to ``jobs=1``. Worker results carry no
     GraphView or probe objects (they hold the user's modules): the HTML report, which
@@ -115,14 +118,29 @@ def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry
     """
     targets = expand_targets(args, options.files, options.skip_non_models)
     run = LintRun()
-    if jobs == 0:  # auto: a worker per core, but only for runs long enough to repay its start
-        jobs = min(os.cpu_count() or 1, len(targets) // FILES_PER_WORKER)
-    if jobs > 1 and len(targets) > 1 and registry is None:
-        parts = _lint_in_workers(targets, options, jobs)
+    # Auto uses half the cores as workers: torch already runs each probe on several threads,
+    # so on 2 cores one process is fastest (measured: -j 2 took 1.6-1.9x the time of -j 1).
+    auto_jobs = (os.cpu_count() or 1) // 2
+    parallel = registry is None and len(targets) > 1 and (jobs > 1 or (jobs == 0 and auto_jobs > 1))
+    registry = registry or default_registry()
+    rules = instantiate_rules(registry, options.selection)
+    parts: list[tuple[list[ModelResult], list[RunError]]] = []
+    if parallel and jobs == 0:
+        # Auto: lint the first file here and time it; workers only when the files left
+        # would take longer serially than a worker takes to start (an interpreter and
+        # `import torch`, WORKER_START_SECONDS) plus their share of the work.
+        jobs = auto_jobs
+        start = time.perf_counter()
+        parts.append(_lint_target(targets[0][0], targets[0][1], options, rules, registry))
+        per_file = time.perf_counter() - start
+        rest = targets[1:]
+        saved = per_file * len(rest) * (1 - 1 / jobs)
+        parallel = len(rest) > 1 and saved > WORKER_START_SECONDS
+        targets = rest
+    if parallel:
+        parts += _lint_in_workers(targets, options, jobs)
     else:
-        registry = registry or default_registry()
-        rules = instantiate_rules(registry, options.selection)
-        parts = [_lint_target(target, from_directory, options, rules, registry) for target, from_directory in targets]
+        parts += [_lint_target(target, from_directory, options, rules, registry) for target, from_directory in targets]
     for models, errors in parts:
         run.models.extend(models)
         run.errors.extend(errors)
@@ -198,9 +216,9 @@ def _lint_file(target: str, from_directory: bool, path: str, names: Sequence[str
 
 # --- worker processes (-j N) ---------------------------------------------------------------
 
-#: With ``jobs=0`` (auto), one worker per this many files: a worker costs an interpreter and
-#: an ``import torch`` (about 2 s here), which a couple of small files do not repay.
-FILES_PER_WORKER = 4
+#: What starting a worker costs (an interpreter and ``import torch``, measured here at
+#: 1.5-2.5 s): with ``jobs=0`` (auto) workers are used only when they save more than this.
+WORKER_START_SECONDS = 2.5
 
 _WORKER: dict[str, Any] = {}
 
