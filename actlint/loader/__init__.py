@@ -45,7 +45,7 @@ from actlint.errors import NoModelError, UserError, one_line
 from actlint.fence import FenceLog, UserCodeTimeout, fenced, time_limit
 from actlint.graph import record_construction_site
 from actlint.loader.build import (
-    build_sized, default_arguments, no_random_init, default_memory_budget, format_size, model_bytes, on_meta,
+    REAL_BUILD_CAP, OverCap, allocation_cap, build_sized, default_arguments, no_random_init, default_memory_budget, format_size, model_bytes, on_meta,
     required_parameters, unwrap,
 )
 from actlint.loader.plan import UNNEEDED, LoadPlan, Statement, plan_module
@@ -292,7 +292,19 @@ def _run_statement(loaded: LoadedFile, stmt: Statement, flags: int) -> None:
 
 
 def _run_model_statement(loaded: LoadedFile, stmt: Statement, code: types.CodeType) -> None:
-    """``model = Net(...)``: sized on the meta device first, so a 7B model is never allocated."""
+    """``model = Net(...)``: run under an allocation cap, so a 7B model is never allocated.
+
+    Past the cap the statement runs again on the meta device to size what it builds: over
+    the memory budget, the meta objects are kept; otherwise it runs for real, uncapped,
+    from the same random state.
+    """
+    state = torch.random.get_rng_state()
+    try:
+        with allocation_cap(min(loaded.budget, REAL_BUILD_CAP)):
+            exec(code, loaded.namespace)  # noqa: S102 - the user's own file, fenced
+        return
+    except OverCap:
+        loaded.fence.drop()
     scratch = dict(loaded.namespace)
     try:
         with torch.random.fork_rng(devices=[]), torch.device("meta"), no_random_init():
@@ -308,7 +320,8 @@ def _run_model_statement(loaded: LoadedFile, stmt: Statement, code: types.CodeTy
             if name in scratch:
                 loaded.namespace[name] = scratch[name]
         return
-    loaded.fence.drop()  # what the throw-away meta build printed; the real build prints it again
+    loaded.fence.drop()  # what the meta build printed; the real build prints it again
+    torch.random.set_rng_state(state)
     exec(code, loaded.namespace)  # noqa: S102
 
 

@@ -193,13 +193,45 @@ _RANDOM_FILLS = ("normal_", "uniform_", "random_", "exponential_", "geometric_",
                  "bernoulli_")
 
 
+def _empty(*size: Any, **kwargs: Any) -> torch.Tensor:
+    kwargs.pop("generator", None)
+    return torch.empty(*size, **kwargs)
+
+
+def _empty_like(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    kwargs.pop("generator", None)
+    kwargs.pop("low", None), kwargs.pop("high", None)
+    return torch.empty_like(tensor, **kwargs)
+
+
+def _empty_randint(*args: Any, **kwargs: Any) -> torch.Tensor:
+    size = kwargs.pop("size", None)
+    if size is None:
+        size = args[-1]
+    kwargs.pop("generator", None)
+    kwargs.setdefault("dtype", torch.int64)
+    return torch.empty(size, **kwargs)
+
+
+def _empty_randperm(n: int, **kwargs: Any) -> torch.Tensor:
+    kwargs.pop("generator", None)
+    kwargs.setdefault("dtype", torch.int64)
+    return torch.empty(n, **kwargs)
+
+
+#: Random tensor factories and shape-only stand-ins for the sizing build.
+_RANDOM_FACTORIES = {"randn": _empty, "rand": _empty, "randn_like": _empty_like, "rand_like": _empty_like,
+                     "randint": _empty_randint, "randint_like": _empty_like, "randperm": _empty_randperm}
+
+
 @contextlib.contextmanager
 def no_random_init() -> Iterator[None]:
     """Skip weight initialisation while sizing on meta: values do not exist there anyway.
 
-    Random fills on meta tensors run through torch's Python reference kernels, whose first
-    use imports torch._dynamo (about 1.5 s, more than the lint of a ResNet); nothing of the
-    sizing build survives except its shapes, so the fills can simply return their tensor.
+    Random fills and random factories (``torch.randn``) on meta tensors run through torch's
+    Python reference kernels, whose first use imports torch._dynamo (about 1.5 s, more than
+    the lint of a ResNet); nothing of the sizing build survives except its shapes, so the
+    fills return their tensor and the factories an empty one of the same shape.
     """
     def keep(tensor: Any, *args: Any, **kwargs: Any) -> Any:
         return tensor
@@ -207,38 +239,94 @@ def no_random_init() -> Iterator[None]:
     saved_methods = {name: getattr(torch.Tensor, name) for name in _RANDOM_FILLS}
     init_names = [n for n in dir(nn.init) if n.endswith("_") and not n.startswith("_") and callable(getattr(nn.init, n))]
     saved_init = {name: getattr(nn.init, name) for name in init_names}
+    saved_factories = {name: getattr(torch, name) for name in _RANDOM_FACTORIES}
     try:
         for name in _RANDOM_FILLS:
             setattr(torch.Tensor, name, keep)
         for name in init_names:
             setattr(nn.init, name, keep)
+        for name, shaped in _RANDOM_FACTORIES.items():
+            setattr(torch, name, shaped)  # nn.Parameter(torch.randn(...) * 0.02): shapes only
         yield
     finally:
         for name, method in saved_methods.items():
             setattr(torch.Tensor, name, method)
         for name, fn in saved_init.items():
             setattr(nn.init, name, fn)
+        for name, fn in saved_factories.items():
+            setattr(torch, name, fn)
+
+
+#: A real build stops once its tensors pass this many bytes and the model is sized on the
+#: meta device instead: most models never get there, so they are built once, for real.
+REAL_BUILD_CAP = 512 * 1024**2
+_ALLOCATORS = ("empty", "zeros", "ones", "full", "randn", "rand", "randint", "tensor", "empty_strided")
+
+
+class OverCap(Exception):
+    """Raised inside a capped build when its tensors pass the cap."""
+
+
+@contextlib.contextmanager
+def allocation_cap(cap: int) -> Iterator[None]:
+    """Count the bytes torch's tensor factories allocate in the block; raise :class:`OverCap` past ``cap``.
+
+    Layers allocate their weights with ``torch.empty``/``zeros``/``ones`` (nn.Linear, Conv,
+    Embedding, norms), so a 7B model is stopped after ``cap`` bytes, not after 27 GB.
+    """
+    total = [0]
+    saved = {name: getattr(torch, name) for name in _ALLOCATORS}
+
+    def counted(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def allocate(*args: Any, **kwargs: Any) -> Any:
+            tensor = fn(*args, **kwargs)
+            if isinstance(tensor, torch.Tensor) and not tensor.is_meta:
+                total[0] += tensor.numel() * tensor.element_size()
+                if total[0] > cap:
+                    raise OverCap(total[0])
+            return tensor
+        return allocate
+
+    try:
+        for name, fn in saved.items():
+            setattr(torch, name, counted(fn))
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(torch, name, fn)
 
 
 def build_sized(make: Callable[[], Any], budget: int | None,
                 discard_output: Callable[[], None] = lambda: None) -> Built:
-    """Call ``make`` on the meta device first; rebuild for real only when the model fits ``budget``.
+    """Build the model for real unless it is too large for memory; then on the meta device.
 
-    The meta build consumes no memory and runs no initialisation compute; random state is
-    restored after it, so the real build draws the same weights it would have drawn alone.
-    A constructor that cannot run on meta (it reads tensor values) is simply built for real.
+    The real build runs under :func:`allocation_cap`: a model whose tensors stay under
+    :data:`REAL_BUILD_CAP` (nearly all) is built once. A larger one is built again on the
+    meta device (no memory, no initialisation compute, the random state restored) to count
+    its bytes: over ``budget`` that meta model is what gets linted, else it is built for
+    real without the cap.
     """
-    if budget is not None:
-        try:
-            with torch.random.fork_rng(devices=[]), torch.device("meta"), no_random_init():
-                sized = make()
-        except Exception:  # noqa: BLE001 - not meta-friendly: build for real below
-            sized = None
-        if isinstance(sized, nn.Module):
-            size = model_bytes(sized)
-            if size > budget:
-                return Built(sized, meta=True, size=size)
-        discard_output()  # the real build prints the same again
+    if budget is None:
+        model = make()
+        return Built(model, size=model_bytes(model) if isinstance(model, nn.Module) else 0)
+    state = torch.random.get_rng_state()
+    try:
+        with allocation_cap(min(budget, REAL_BUILD_CAP)):
+            model = make()
+        return Built(model, size=model_bytes(model) if isinstance(model, nn.Module) else 0)
+    except OverCap:
+        discard_output()  # the builds below print the same again
+    try:
+        with torch.random.fork_rng(devices=[]), torch.device("meta"), no_random_init():
+            sized = make()
+    except Exception:  # noqa: BLE001 - not meta-friendly: build for real below
+        sized = None
+    if isinstance(sized, nn.Module):
+        size = model_bytes(sized)
+        if size > budget:
+            return Built(sized, meta=True, size=size)
+        discard_output()
+    torch.random.set_rng_state(state)
     model = make()
     return Built(model, size=model_bytes(model) if isinstance(model, nn.Module) else 0)
 
@@ -266,7 +354,7 @@ def unwrap(model: nn.Module) -> tuple[nn.Module, list[str]]:
 
 
 __all__ = [
-    "Arguments", "Built", "no_random_init", "default_arguments", "build_sized", "unwrap", "required_parameters",
+    "Arguments", "Built", "no_random_init", "allocation_cap", "OverCap", "REAL_BUILD_CAP", "default_arguments", "build_sized", "unwrap", "required_parameters",
     "constructs_without_arguments", "file_config_classes", "model_bytes", "on_meta", "parse_size",
     "format_size", "default_memory_budget", "CONFIG_PARAM_NAMES",
 ]
