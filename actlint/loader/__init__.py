@@ -17,8 +17,9 @@ build_model/make_model/create_model/get_model, then the file's root model classe
 classes that no other model class of the file builds or derives from), built with
 default instances of the config classes their parameters name
 (:mod:`actlint.loader.build`). A candidate that is a submodule of another candidate is
-not linted alone. Every model is first built on the meta device; one too large for the
-memory budget is linted there, statically.
+not linted alone. Models are built for real under an allocation cap; one that passes it
+is sized on the meta device, and one too large for the memory budget is linted there,
+statically (:func:`actlint.loader.build.build_sized`).
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
-"""Build models: constructor arguments from config classes, meta-first sizing, wrappers.
+"""Build models: constructor arguments from config classes, sizing (real under a cap, else meta), wrappers.
 
 * :func:`default_arguments` fills a root model class's required constructor parameters:
   a parameter annotated with a class that constructs with no arguments (a dataclass
   whose fields all have defaults, a NamedTuple, a plain config class) gets that default
   instance; an unannotated parameter named like a configuration (``config``, ``cfg``,
   ``args``, ...) gets the file's config class when the file defines exactly one.
-* :func:`build_sized` builds a model first under the meta device (no memory, no init
-  compute) to count its bytes; above the budget the meta model is what gets linted.
+* :func:`build_sized` builds a model for real under an allocation cap; past the cap it is
+  built again on the meta device (no memory, no init compute) to count its bytes, and
+  above the budget the meta model is what gets linted.
 * :func:`unwrap` looks through ``nn.DataParallel``, DistributedDataParallel-style
   ``.module`` wrappers and ``torch.compile`` results.
 """
