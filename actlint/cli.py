@@ -283,12 +283,11 @@ def run() -> None:
 @main.command("rules")
 def list_rules() -> None:
     """List every rule: ID, name, default severity, how the probe relates to it, summary."""
-    from actlint.docs import probe_kind
-    from actlint.rules.registry import default_registry
+    from actlint.catalogue import rule_entries
 
-    rules = list(default_registry())
+    rules = rule_entries()
     rows = [("ID", "NAME", "SEVERITY", "PROBE", "SUMMARY")]
-    rows += [(r.id, r.name, r.severity.label, probe_kind(r), r.summary) for r in rules]
+    rows += [(r.id, r.name, r.severity, r.probe, r.summary) for r in rules]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
@@ -304,25 +303,24 @@ def list_rules() -> None:
 def explain(rule_ids: tuple[str, ...]) -> None:
     """Print the documentation of RULE (an ID such as ACT101, or a name): what it finds,
     why it matters, what to use instead, how the probe confirms it, options and examples."""
-    from actlint.docs import render_rule_text
-    from actlint.rules.registry import default_registry
+    from actlint.catalogue import find, rule_entries
 
-    registry = default_registry()
+    entries = rule_entries()
     pages = []
     for key in rule_ids:
         try:
-            pages.append(render_rule_text(registry.get(key)))
+            pages.append(find(entries, key).text)
         except KeyError:
-            _fail(_unknown_rule(key, registry))
+            _fail(_unknown_rule(key, [e.id for e in entries], [e.name for e in entries]))
     click.echo("\n".join(pages), nl=False)
 
 
-def _unknown_rule(key: str, registry) -> str:
+def _unknown_rule(key: str, ids: Sequence[str], names: Sequence[str]) -> str:
     """The one-line error for an unknown rule ID or name, with the closest match as a hint."""
     import difflib
 
-    known = [*registry.ids, *(rule.name for rule in registry)]
-    close = difflib.get_close_matches(key.strip().upper(), registry.ids, n=1) or difflib.get_close_matches(
+    known = [*ids, *names]
+    close = difflib.get_close_matches(key.strip().upper(), list(ids), n=1) or difflib.get_close_matches(
         key.strip().lower(), known, n=1
     )
     hint = f"did you mean {close[0]}? " if close else ""

@@ -304,6 +304,40 @@ def render_rule_text(rule: type[Rule], width: int = 88) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- the catalogue the documentation commands read (actlint/catalogue.py) ------------------
+
+
+def entries_from_rules(rules: Iterable[type[Rule]]) -> list:
+    """:class:`actlint.catalogue.RuleEntry` for each rule, in ID order."""
+    from actlint.catalogue import RuleEntry
+
+    return [RuleEntry(r.id, r.name, r.severity.label, probe_kind(r), r.summary, render_rule_text(r))
+            for r in sorted(rules, key=lambda r: r.id)]
+
+
+def catalogue_json(rules: Iterable[type[Rule]]) -> str:
+    import dataclasses
+    import json
+
+    return json.dumps([dataclasses.asdict(e) for e in entries_from_rules(rules)], indent=1, ensure_ascii=False) + "\n"
+
+
+def catalogue_is_stale(rules: Iterable[type[Rule]]) -> bool:
+    from actlint.catalogue import CATALOGUE_PATH
+
+    return not CATALOGUE_PATH.is_file() or CATALOGUE_PATH.read_text(encoding="utf-8") != catalogue_json(rules)
+
+
+def write_catalogue(rules: Iterable[type[Rule]]) -> bool:
+    """Write ``actlint/rules/catalogue.json``; True when it changed."""
+    from actlint.catalogue import CATALOGUE_PATH
+
+    if not catalogue_is_stale(rules):
+        return False
+    CATALOGUE_PATH.write_text(catalogue_json(rules), encoding="utf-8", newline="\n")
+    return True
+
+
 # --- python -m actlint.docs --------------------------------------------------------------
 
 
@@ -321,13 +355,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     directory = Path(args.directory)
     rules = list(builtin_registry())
     if args.check:
-        stale = stale_pages(directory, rules)
+        stale = stale_pages(directory, rules) + (["actlint/rules/catalogue.json"] if catalogue_is_stale(rules) else [])
         if stale:
             print(f"{directory}/ is out of date ({', '.join(stale)}); run `{REGENERATE_COMMAND}`", file=sys.stderr)
             return 1
         print(f"{directory}/ is up to date ({len(rules)} rules)")
         return 0
-    changed = write_pages(directory, rules)
+    changed = write_pages(directory, rules) + (["actlint/rules/catalogue.json"] if write_catalogue(rules) else [])
     print(f"{directory}/: {len(changed)} file(s) written or removed, {len(rules)} rules"
           + (f" ({', '.join(changed)})" if changed else ""))
     return 0

@@ -153,3 +153,19 @@ def test_explain_unknown_rule_in_a_real_process():
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("actlint: error: unknown rule 'ACT99'")
+
+
+def test_catalogue_for_the_documentation_commands_is_fresh():
+    assert not docs.catalogue_is_stale(BUILTIN), f"run `{docs.REGENERATE_COMMAND}` and commit the result"
+
+
+@pytest.mark.parametrize("args", [("rules",), ("explain", "ACT101"), ("explain", "softmax-in-hidden-layer"), ("--help",)])
+def test_documentation_commands_never_import_torch(args):
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom actlint.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules, 'imported torch'\n" % (list(args),))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip()
