@@ -54,6 +54,8 @@ from actlint.safety import preserved
 #: Dead-unit statistics need at least this many samples (see module docstring).
 DEFAULT_SAMPLES = 32
 DEFAULT_TIMEOUT = 60.0
+#: Seconds of probe passes to aim for (ProbeSettings.work_budget).
+DEFAULT_WORK_BUDGET = 6.0
 _MAX_PASSES = 8
 
 #: Activations whose units can die: exact zero output (and zero gradient) over a region.
@@ -77,8 +79,11 @@ class ProbeSettings:
     samples: int = DEFAULT_SAMPLES
     #: Fixed number of passes (overrides ``samples``), for benchmarks.
     passes: int | None = None
-    #: Time budget in seconds.
+    #: Time budget in seconds (a safety net: the work budget below keeps the probe inside it).
     timeout: float = DEFAULT_TIMEOUT
+    #: Seconds of passes to aim for: after the first pass, an expensive model gets fewer
+    #: passes (at least 2) instead of running into the timeout. 0 turns the scaling off.
+    work_budget: float = DEFAULT_WORK_BUDGET
     seed: int = 0
     #: Run ACT103's exact linearity test on a float64 copy.
     linearity: bool = False
@@ -568,7 +573,7 @@ def _untouched(model: nn.Module) -> Iterator[None]:
 # --- the probe --------------------------------------------------------------------------
 
 
-def plan_passes(batch: int, settings: ProbeSettings) -> int:
+def plan_passes(batch: int, settings: "ProbeSettings") -> int:
     """Passes needed to see ``settings.samples`` samples (2 to 8)."""
     if settings.passes is not None:
         return max(1, settings.passes)
@@ -614,13 +619,22 @@ def run_probe(model: nn.Module, inputs: tuple[Any, ...] | None, settings: ProbeS
             gen = torch.Generator().manual_seed(settings.seed)
             if settings.reinit_zero:
                 reinit = _reinit_zero(target, gen)
+            loop_start = time.perf_counter()
             target.train()
             params = [(n, p) for n, p in target.named_parameters() if p.requires_grad]
             for module in target.modules():
                 handles.append(module.register_forward_pre_hook(recorder.pre_hook))
                 handles.append(module.register_forward_hook(recorder.post_hook))
             mode = _FunctionalActivations(recorder)
-            for k in range(passes):
+            planned = passes
+            k = 0
+            while k < passes:
+                if k == 1 and settings.work_budget and settings.passes is None:
+                    # Scale the probe's work to the model's cost: a ViT-B/16 pass on a CPU
+                    # takes seconds, so fewer passes (never under 2) rather than a timeout.
+                    per_pass = time.perf_counter() - loop_start
+                    if per_pass * passes > settings.work_budget:
+                        passes = max(2, min(passes, int(settings.work_budget / max(per_pass, 1e-9))))
                 recorder.new_pass()
                 x = inputs if k == 0 and settings.batch_size in (None, old_batch) else _resample(inputs, gen, settings.batch_size, old_batch)
                 x = _to_device(x, device)
@@ -638,6 +652,7 @@ def run_probe(model: nn.Module, inputs: tuple[Any, ...] | None, settings: ProbeS
                     if k == 0:
                         notes.append("no output depends on trainable parameters: backward not measured")
                     done += 1
+                    k += 1
                     continue
                 cot = [torch.randn(t.shape, generator=gen, dtype=torch.float32).to(device=t.device, dtype=t.dtype) for t in outs]
                 grads = torch.autograd.grad(outs, [p for _, p in params], cot, allow_unused=True)
@@ -649,6 +664,10 @@ def run_probe(model: nn.Module, inputs: tuple[Any, ...] | None, settings: ProbeS
                     grad_zero[name] = grad_zero.get(name, True) and sq == 0.0
                 del out, outs, grads, cot
                 done += 1
+                k += 1
+            if passes < planned:
+                notes.append(f"{passes} of {planned} passes ({done * batch} samples): one pass took "
+                             f"{per_pass:.1f}s, over the probe's work budget of {settings.work_budget:g}s")
             site = recorder.nf_forward
             if site is not None and (site.layer == "<output>" or "already non-finite" in site.detail):
                 recorder.nf_forward = _localise_nonfinite(target, first_inputs, recorder) or site

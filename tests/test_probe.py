@@ -300,3 +300,41 @@ def test_report_object_for_reporters(tmp_path):
 def test_no_probe_option(tmp_path):
     run = lint_source(tmp_path, "import torch.nn as nn\nmodel = nn.Sequential(nn.Linear(4, 4), nn.ReLU())\n", probe=False)
     assert run.models[0].probe["status"] == "skipped" and "--no-probe" in run.models[0].probe["reason"]
+
+
+def test_same_findings_whatever_the_cpu_thread_count(tmp_path):
+    """The probe's verdicts do not depend on how many threads torch may use (a busy machine)."""
+    import torch
+
+    source = """
+        import torch.nn as nn
+
+        def build_model():
+            layers = [nn.Conv2d(3, 16, 3, padding=1), nn.ReLU()]
+            for _ in range(8):
+                layers += [nn.Conv2d(16, 16, 3, padding=1), nn.Sigmoid()]
+            return nn.Sequential(*layers, nn.Conv2d(16, 4, 1))
+    """
+    threads = torch.get_num_threads()
+    reports = []
+    try:
+        for count in (1, max(2, threads)):
+            torch.set_num_threads(count)
+            run = lint_source(tmp_path, source)
+            reports.append([(f.rule, f.location.line, f.probe.status.value if f.probe else None)
+                            for f in run.findings()])
+    finally:
+        torch.set_num_threads(threads)
+    assert reports[0] == reports[1] and reports[0]
+
+
+def test_timeout_is_one_line_in_the_summary(tmp_path):
+    path = write_model(tmp_path, """
+        import torch.nn as nn
+
+        def build_model():
+            return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    """)
+    proc = run_cli(str(path), "--probe-timeout", "0.000001")
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert "; 1 probe ran out of time (its measured findings are missing; raise --probe-timeout)" in summary, summary

@@ -299,3 +299,47 @@ def test_small_initialised_head_is_not_a_forward_collapse(tmp_path):
                        name="collapsed.py")
     result = invoke_cli(str(path), "--format", "json", "--select", "ACT707")
     assert [f["rule"] for f in json.loads(result.stdout)["models"][0]["findings"]] == ["ACT707"]
+
+
+ZERO_INIT_RESNET = """
+import torch.nn as nn
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        mid = channels // 4
+        self.conv1 = nn.Conv2d(channels, mid, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(mid)
+        self.conv2 = nn.Conv2d(mid, mid, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(mid)
+        self.conv3 = nn.Conv2d(mid, channels, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(channels)
+        nn.init.zeros_(self.bn3.weight)  # timm's zero_init_last: each block starts as the identity
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        out = self.act(self.bn1(self.conv1(x)))
+        out = self.act(self.bn2(self.conv2(out)))
+        return self.act(self.bn3(self.conv3(out)) + x)
+
+
+class DeepResNet(nn.Module):
+    # ResNet-101/152's layer3: 23/36 bottlenecks on one residual stream
+    def __init__(self, blocks=30, channels=64):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+                                  nn.ReLU())
+        self.blocks = nn.Sequential(*[Bottleneck(channels) for _ in range(blocks)])
+        self.head = nn.Linear(channels, 10)
+
+    def forward(self, x):
+        return self.head(self.blocks(self.stem(x)).mean((2, 3)))
+"""
+
+
+def test_zero_initialised_residual_stream_is_not_a_collapse(tmp_path):
+    path = write_model(tmp_path, ZERO_INIT_RESNET, name="deep_resnet.py")
+    result = invoke_cli(str(path), "--format", "json", "--no-probe", "--select", "ACT3")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["models"][0]["findings"] == []

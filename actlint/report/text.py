@@ -81,6 +81,10 @@ def write_text(run: LintRun, out: TextIO, *, show_suppressed: bool = False) -> N
         summary += f"; {suppressed} suppressed"
     if run.errors:
         summary += f"; {len(run.errors)} file{'s' if len(run.errors) != 1 else ''} could not be linted"
+    timed_out = sum(1 for m in run.models if (m.probe or {}).get("status") == "timeout")
+    if timed_out:
+        summary += (f"; {timed_out} probe{'s' if timed_out != 1 else ''} ran out of time "
+                    f"(its measured findings are missing; raise --probe-timeout)")
     partial = run.partial_models()
     if partial:
         summary += "; " + partial_summary(partial)

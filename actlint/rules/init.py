@@ -290,6 +290,9 @@ class Signal:
     ref: float  # input-dependent variance at the start of this segment (input or normalization)
     start: int  # index of the node that started the segment
     layers: int  # weight layers since the segment start (on the deepest path)
+    #: Every value is >= 0 (a rectifier's output, or sums of them and exact zeros): a ReLU
+    #: applied to it is the identity, not another halving of the signal.
+    nonneg: bool = False
 
     @property
     def ratio(self) -> float | None:
@@ -361,9 +364,13 @@ class _SignalPass:
             x = self.first(node)
             if x is None:
                 return None
+            if kind in ("relu", "threshold") and x.nonneg:
+                # relu(relu(a) + 0): a residual stream whose branches start at zero (ResNets
+                # with zero-initialised last BN gammas) passes each block's ReLU unchanged.
+                return x
             mean = math.sqrt(max(x.q - x.s, 0.0))
             q, s = activation_moments(node, fn, mean, x.s)
-            return Signal(q, s, x.ref, x.start, x.layers)
+            return Signal(q, s, x.ref, x.start, x.layers, nonneg=kind in ops.RECTIFIERS)
         return None
 
     def layer(self, node: OpNode) -> Signal | None:
@@ -394,9 +401,10 @@ class _SignalPass:
         known = [s for s in sigs if s is not None]
         # Independent branches: variances add. The segment reference is the strongest branch's.
         lead = max(known, key=lambda s: (s.ref, s.layers))
+        nonneg = node.kind == "add" and constant == 0.0 and all(s.nonneg or s.q == 0.0 for s in known)
         return Signal(
             sum(s.q for s in known) + constant, sum(s.s for s in known),
-            max(s.ref for s in known), lead.start, max(s.layers for s in known),
+            max(s.ref for s in known), lead.start, max(s.layers for s in known), nonneg=nonneg,
         )
 
     def scale(self, node: OpNode) -> Signal | None:
