@@ -39,14 +39,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import torch
 import torch.nn as nn
 
 from actlint.errors import NoModelError, UserError, one_line
 from actlint.fence import FenceLog, UserCodeTimeout, fenced, time_limit
 from actlint.graph import record_construction_site
 from actlint.loader.build import (
-    REAL_BUILD_CAP, OverCap, allocation_cap, build_sized, default_arguments, no_random_init, default_memory_budget, format_size, model_bytes, on_meta,
+    build_sized, default_arguments, default_memory_budget, format_size, model_bytes, on_meta,
     required_parameters, unwrap,
 )
 from actlint.loader.plan import UNNEEDED, LoadPlan, Statement, plan_module
@@ -293,37 +292,28 @@ def _run_statement(loaded: LoadedFile, stmt: Statement, flags: int) -> None:
 
 
 def _run_model_statement(loaded: LoadedFile, stmt: Statement, code: types.CodeType) -> None:
-    """``model = Net(...)``: run under an allocation cap, so a 7B model is never allocated.
+    """``model = Net(...)``: sized like any build (:func:`build_sized`), so a 7B model is never allocated.
 
-    Past the cap the statement runs again on the meta device to size what it builds: over
-    the memory budget, the meta objects are kept; otherwise it runs for real, uncapped,
-    from the same random state.
+    For real the statement runs in the file's namespace; on the meta device in a copy of
+    it, whose bindings are kept only when what they hold is over the memory budget.
     """
-    state = torch.random.get_rng_state()
-    try:
-        with allocation_cap(min(loaded.budget, REAL_BUILD_CAP)):
-            exec(code, loaded.namespace)  # noqa: S102 - the user's own file, fenced
-        return
-    except OverCap:
-        loaded.fence.drop()
-    scratch = dict(loaded.namespace)
-    try:
-        with torch.random.fork_rng(devices=[]), torch.device("meta"), no_random_init():
-            exec(code, scratch)  # noqa: S102
-    except Exception:  # noqa: BLE001 - not meta-friendly: run it for real below
-        scratch = {}
-    too_big = [
-        name for name in stmt.binds
-        if isinstance(scratch.get(name), nn.Module) and model_bytes(scratch[name]) > loaded.budget
-    ]
-    if too_big:
-        for name in stmt.binds:
-            if name in scratch:
-                loaded.namespace[name] = scratch[name]
-        return
-    loaded.fence.drop()  # what the meta build printed; the real build prints it again
-    torch.random.set_rng_state(state)
-    exec(code, loaded.namespace)  # noqa: S102
+    def bindings(namespace: dict[str, Any]) -> dict[str, Any]:
+        return {name: namespace[name] for name in stmt.binds if name in namespace}
+
+    def run() -> dict[str, Any]:
+        exec(code, loaded.namespace)  # noqa: S102 - the user's own file, fenced
+        return bindings(loaded.namespace)
+
+    def run_on_meta() -> dict[str, Any]:
+        scratch = dict(loaded.namespace)
+        exec(code, scratch)  # noqa: S102
+        return bindings(scratch)
+
+    built = build_sized(run, loaded.budget, loaded.fence.drop, make_on_meta=run_on_meta,
+                        size_of=lambda bound: max((model_bytes(v) for v in bound.values() if isinstance(v, nn.Module)),
+                                                  default=0))
+    if built.meta:
+        loaded.namespace.update(built.model)
 
 
 _REQUIRED = re.compile(r"error: the following arguments are required: (.+)")

@@ -297,39 +297,46 @@ def allocation_cap(cap: int) -> Iterator[None]:
             setattr(torch, name, fn)
 
 
+def _module_bytes(result: Any) -> int:
+    return model_bytes(result) if isinstance(result, nn.Module) else 0
+
+
 def build_sized(make: Callable[[], Any], budget: int | None,
-                discard_output: Callable[[], None] = lambda: None) -> Built:
+                discard_output: Callable[[], None] = lambda: None, *,
+                make_on_meta: Callable[[], Any] | None = None,
+                size_of: Callable[[Any], int] = _module_bytes) -> Built:
     """Build the model for real unless it is too large for memory; then on the meta device.
 
     The real build runs under :func:`allocation_cap`: a model whose tensors stay under
     :data:`REAL_BUILD_CAP` (nearly all) is built once. A larger one is built again on the
-    meta device (no memory, no initialisation compute, the random state restored) to count
-    its bytes: over ``budget`` that meta model is what gets linted, else it is built for
-    real without the cap.
+    meta device (``make_on_meta``, default ``make``; no memory, no initialisation compute,
+    the random state restored) and sized with ``size_of``: over ``budget`` that meta result
+    is returned (``meta=True``), else it is built for real without the cap, from the random
+    state the first build started from.
     """
     if budget is None:
-        model = make()
-        return Built(model, size=model_bytes(model) if isinstance(model, nn.Module) else 0)
+        result = make()
+        return Built(result, size=size_of(result))
     state = torch.random.get_rng_state()
     try:
         with allocation_cap(min(budget, REAL_BUILD_CAP)):
-            model = make()
-        return Built(model, size=model_bytes(model) if isinstance(model, nn.Module) else 0)
+            result = make()
+        return Built(result, size=size_of(result))
     except OverCap:
         discard_output()  # the builds below print the same again
     try:
         with torch.random.fork_rng(devices=[]), torch.device("meta"), no_random_init():
-            sized = make()
+            sized = (make_on_meta or make)()
     except Exception:  # noqa: BLE001 - not meta-friendly: build for real below
         sized = None
-    if isinstance(sized, nn.Module):
-        size = model_bytes(sized)
+    if sized is not None:
+        size = size_of(sized)
         if size > budget:
             return Built(sized, meta=True, size=size)
         discard_output()
     torch.random.set_rng_state(state)
-    model = make()
-    return Built(model, size=model_bytes(model) if isinstance(model, nn.Module) else 0)
+    result = make()
+    return Built(result, size=size_of(result))
 
 
 def unwrap(model: nn.Module) -> tuple[nn.Module, list[str]]:
