@@ -324,3 +324,26 @@ def test_bad_encoding_is_one_line(tmp_path):
     path.write_bytes(b"# -*- coding: no-such-codec -*-\nimport torch\n")
     with pytest.raises(UserError, match="cannot decode file"):
         load_file(str(path))
+
+
+def test_device_contexts_still_work_after_capped_and_meta_builds(tmp_path):
+    """A fresh process: actlint's wrapped factories must not leak into torch's device-context cache."""
+    import subprocess
+
+    path = write_model(tmp_path, """
+        import torch.nn as nn
+
+        def build_model():
+            return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    """)
+    code = (
+        "import torch, torch.nn as nn\n"
+        "from actlint.loader import LoadSettings, load_models\n"
+        f"load_models({str(path)!r}, LoadSettings(memory_budget=10))\n"  # capped build, then a meta build
+        "with torch.device('meta'):\n"
+        "    layer = nn.Linear(2, 2)\n"
+        "    noise = torch.randn(3)\n"
+        "assert layer.weight.is_meta and noise.is_meta, (layer.weight.device, noise.device)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

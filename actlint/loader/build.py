@@ -225,6 +225,21 @@ _RANDOM_FACTORIES = {"randn": _empty, "rand": _empty, "randn_like": _empty_like,
                      "randint": _empty_randint, "randint_like": _empty_like, "randperm": _empty_randperm}
 
 
+def _settle_device_constructors() -> None:
+    """Let ``with torch.device(...)`` learn torch's real factory functions before we wrap them.
+
+    torch caches the set of functions a device context redirects the first time one is
+    used; computed while :func:`allocation_cap` or :func:`no_random_init` has replaced
+    ``torch.empty`` or ``torch.randn``, the cache would hold the wrappers, and every later
+    ``with torch.device("meta"):`` in the process would stop placing tensors on meta.
+    """
+    from torch.utils import _device
+
+    constructors = getattr(_device, "_device_constructors", None)
+    if callable(constructors):
+        constructors()
+
+
 @contextlib.contextmanager
 def no_random_init() -> Iterator[None]:
     """Skip weight initialisation while sizing on meta: values do not exist there anyway.
@@ -237,6 +252,7 @@ def no_random_init() -> Iterator[None]:
     def keep(tensor: Any, *args: Any, **kwargs: Any) -> Any:
         return tensor
 
+    _settle_device_constructors()
     saved_methods = {name: getattr(torch.Tensor, name) for name in _RANDOM_FILLS}
     init_names = [n for n in dir(nn.init) if n.endswith("_") and not n.startswith("_") and callable(getattr(nn.init, n))]
     saved_init = {name: getattr(nn.init, name) for name in init_names}
@@ -275,6 +291,7 @@ def allocation_cap(cap: int) -> Iterator[None]:
     Layers allocate their weights with ``torch.empty``/``zeros``/``ones`` (nn.Linear, Conv,
     Embedding, norms), so a 7B model is stopped after ``cap`` bytes, not after 27 GB.
     """
+    _settle_device_constructors()
     total = [0]
     saved = {name: getattr(torch, name) for name in _ALLOCATORS}
 
