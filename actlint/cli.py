@@ -116,6 +116,9 @@ def main() -> None:
               help="Batch size of inferred example inputs (default: 8).")
 @click.option("--probe/--no-probe", "probe", default=None,
               help="Run the probe, or skip it (static rules only). Default: run it.")
+@click.option("--train-probe/--no-train-probe", "train_probe", default=None,
+              help="Run the training probe (a few dozen optimizer steps on one fixed batch, for ACT806 and "
+                   "ACT851-853), or skip it. Default: run it whenever the probe runs.")
 @click.option("--device", default=None, help="Probe device: auto, cpu, cuda or cuda:N (default: auto).")
 @click.option("--probe-batch-size", type=click.IntRange(1, 4096), default=None,
               help="Samples per probe pass (default: the example inputs' batch; 32 samples over several passes).")
@@ -165,6 +168,7 @@ def check(
     input_dtype: str | None,
     batch_size: int | None,
     probe: bool | None,
+    train_probe: bool | None,
     device: str | None,
     probe_batch_size: int | None,
     probe_timeout: float | None,
@@ -212,6 +216,7 @@ def check(
             input_dtype=input_dtype,
             batch_size=batch_size,
             probe=probe,
+            train_probe=train_probe,
             device=device,
             probe_batch_size=probe_batch_size,
             probe_timeout=probe_timeout,

@@ -35,6 +35,7 @@ Keys (kebab-case, like ruff's)::
     device = "auto"               # auto | cpu | cuda | cuda:N
     batch-size = 32
     timeout = 60                  # seconds
+    training = true               # the training probe (false: --no-train-probe)
 
     [tool.actlint.load]
     script-args = ["--data", "x"]  # the script's sys.argv[1:] while actlint loads it
@@ -86,7 +87,7 @@ _TOP_KEYS = (
     "respect-gitignore", "per-file-ignores", "per-file", "load",
 )
 _LOAD_KEYS = ("script-args", "timeout", "max-model-memory")
-_PROBE_KEYS = ("enabled", "device", "batch-size", "timeout")
+_PROBE_KEYS = ("enabled", "device", "batch-size", "timeout", "training")
 _PER_FILE_KEYS = ("models", "input-shape", "input-dtype", "batch-size")
 
 
@@ -98,6 +99,7 @@ class ProbeSettings:
     device: str | None = None
     batch_size: int | None = None
     timeout: float | None = None
+    training: bool | None = None  # the training probe (ACT806, ACT851-853, ACT802's confirmation)
 
 
 @dataclass(frozen=True)
@@ -484,6 +486,7 @@ class _Parser:
             device=device,
             batch_size=self.positive_int(section, "batch-size", table["batch-size"]) if "batch-size" in table else None,
             timeout=self.positive_number(section, "timeout", table["timeout"]) if "timeout" in table else None,
+            training=self.boolean(section, "training", table["training"]) if "training" in table else None,
         )
 
     def load(self, section: str, table: Mapping[str, Any]) -> LoadConfig:
@@ -578,6 +581,7 @@ class CommandLine:
     input_dtype: str | None = None
     batch_size: int | None = None
     probe: bool | None = None
+    train_probe: bool | None = None
     device: str | None = None
     probe_batch_size: int | None = None
     probe_timeout: float | None = None
@@ -657,6 +661,7 @@ def build_options(config: Config, cli: CommandLine, registry: "RuleRegistry") ->
         files=file_filter(config, cli.extend_exclude, cli.force_exclude),
         per_file=per_file or None,
         probe=_first(cli.probe, config.probe.enabled, True),
+        train_probe=_first(cli.train_probe, config.probe.training, True),
         device=_first(cli.device, config.probe.device, "auto"),
         probe_batch_size=_first(cli.probe_batch_size, config.probe.batch_size, None),
         probe_timeout=_first(cli.probe_timeout, config.probe.timeout, 60.0),

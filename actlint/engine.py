@@ -80,6 +80,12 @@ def missing_requirement(rule: Rule, ctx: RuleContext) -> str | None:
         return NO_WEIGHTS
     if "probe" in rule.requires and ctx.probe is None:
         return NO_PROBE
+    if "training" in rule.requires:
+        training = getattr(ctx.probe, "training", None)
+        if training is None:
+            return NO_TRAINING
+        if not training.ok:
+            return f"needs the training probe (training probe {training.status}: {training.reason})"
     return None
 
 
@@ -88,12 +94,15 @@ NO_DATAFLOW = "needs a dataflow graph (no tracing method worked, only the module
 NO_SHAPES = "needs shapes (no example inputs)"
 NO_WEIGHTS = "needs weight values (the model was linted on the meta device)"
 NO_PROBE = "needs the probe run"
+NO_TRAINING = "needs the training probe (--no-train-probe)"
 _SHORT_REASONS = {NO_DATAFLOW: "no dataflow graph", NO_SHAPES: "no example inputs", NO_WEIGHTS: "no weight values",
                   NO_PROBE: "the probe did not run"}
 
 
 def short_reason(reason: str) -> str:
     """``"no dataflow graph"`` for the summary line."""
+    if reason.startswith("needs the training probe ("):
+        return "the training probe did not run"
     return _SHORT_REASONS.get(reason, reason)
 
 

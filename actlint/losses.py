@@ -28,18 +28,29 @@ CROSS_ENTROPY = "cross_entropy"  # takes logits
 NLL = "nll"  # takes log-probabilities
 BCE = "bce"  # takes probabilities
 BCE_LOGITS = "bce_logits"  # takes logits
+MSE = "mse"  # regression losses: the training probe pairs them with real-valued targets
+L1 = "l1"
+SMOOTH_L1 = "smooth_l1"
 
 _CLASSES: dict[type, str] = {
     nn.CrossEntropyLoss: CROSS_ENTROPY,
     nn.NLLLoss: NLL,
     nn.BCELoss: BCE,
     nn.BCEWithLogitsLoss: BCE_LOGITS,
+    nn.MSELoss: MSE,
+    nn.L1Loss: L1,
+    nn.SmoothL1Loss: SMOOTH_L1,
+    nn.HuberLoss: SMOOTH_L1,
 }
 _FUNCTIONS: dict[Any, str] = {
     F.cross_entropy: CROSS_ENTROPY,
     F.nll_loss: NLL,
     F.binary_cross_entropy: BCE,
     F.binary_cross_entropy_with_logits: BCE_LOGITS,
+    F.mse_loss: MSE,
+    F.l1_loss: L1,
+    F.smooth_l1_loss: SMOOTH_L1,
+    F.huber_loss: SMOOTH_L1,
 }
 #: Fallback by the last component of the name (imports inside functions are not in the namespace).
 _BY_NAME: dict[str, str] = {
@@ -47,6 +58,8 @@ _BY_NAME: dict[str, str] = {
     "NLLLoss": NLL, "nll_loss": NLL,
     "BCELoss": BCE, "binary_cross_entropy": BCE,
     "BCEWithLogitsLoss": BCE_LOGITS, "binary_cross_entropy_with_logits": BCE_LOGITS,
+    "MSELoss": MSE, "mse_loss": MSE, "L1Loss": L1, "l1_loss": L1,
+    "SmoothL1Loss": SMOOTH_L1, "smooth_l1_loss": SMOOTH_L1, "HuberLoss": SMOOTH_L1, "huber_loss": SMOOTH_L1,
 }
 
 
@@ -54,7 +67,7 @@ _BY_NAME: dict[str, str] = {
 class LossUse:
     """One place the file uses a loss."""
 
-    kind: str  # CROSS_ENTROPY, NLL, BCE or BCE_LOGITS
+    kind: str  # CROSS_ENTROPY, NLL, BCE, BCE_LOGITS, or a regression loss (MSE, L1, SMOOTH_L1)
     text: str  # as written, e.g. "nn.CrossEntropyLoss()"
     line: int
     column: int  # 1-based
@@ -216,4 +229,5 @@ def applies_to(use: LossUse, mine: set[str], everyone: set[str]) -> bool:
 
 
 __all__ = ["LossUse", "find_losses", "model_identifiers", "all_model_identifiers", "applies_to",
-           "CROSS_ENTROPY", "NLL", "BCE", "BCE_LOGITS"]
+           "CROSS_ENTROPY", "NLL", "BCE", "BCE_LOGITS",
+           "MSE", "L1", "SMOOTH_L1"]

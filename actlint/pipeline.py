@@ -19,7 +19,7 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
-from actlint.engine import RuleSelection, instantiate_rules, run_rules, skipped_note
+from actlint.engine import NO_TRAINING, RuleSelection, instantiate_rules, run_rules, skipped_note
 from actlint.errors import NoModelError, UserError, one_line
 from actlint.findings import Finding
 from actlint.graph import parameter_count
@@ -60,6 +60,7 @@ class LintOptions:
     per_file: PerFileRules | None = None  # per-file models, inputs and rule ignores (configuration)
     skip_non_models: bool = False  # explicit files pass the directory walk's text check
     probe: bool = True
+    train_probe: bool = True  # the training probe (runs only with the probe, for the rules that read it)
     device: str = "auto"
     probe_batch_size: int | None = None  # None: the example inputs' batch, over several passes
     probe_timeout: float = 60.0
@@ -297,6 +298,8 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
                                      linearity=any(f.rule == "ACT103" for f in findings))
         except UserCodeTimeout as exc:
             report = ProbeReport.not_run("timeout", f"{exc}: a forward pass never returned (raise --probe-timeout)")
+        if report.ok and options.train_probe and _wants_training(rules):
+            report = replace(report, training=_training_probe(loaded, graph, report, rules, options))
     measured_probe = report if report.ok else None
     measured = run_rules([r for r in rules if r.is_measured],
                          lambda rule: RuleContext(rule, graph, loaded.file, probe=measured_probe))
@@ -315,6 +318,8 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
     notes = ([load_note] if load_note else []) + list(loaded.notes) + list(graph.notes)
     # Rules that could not run: one line per model. Measured rules count only when the probe
     # was wanted (``--no-probe`` is the user's choice, not a gap in the lint).
+    if not options.train_probe:  # the user's choice, like --no-probe
+        probe_skipped = {k: v for k, v in probe_skipped.items() if v != NO_TRAINING}
     incomplete = {**outcome.skipped, **(probe_skipped if options.probe else {})}
     if line := skipped_note(incomplete):
         notes.append(line)
@@ -339,6 +344,40 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
         # report draws the measured rules' thresholds on its charts).
         extra={"probe_report": report, "rule_options": {r.id: dict(r.config) for r in rules}},
     )
+
+
+def _wants_training(rules: Sequence[Rule]) -> bool:
+    """Does a selected rule read the training probe (ACT806, ACT85x, ACT802's confirmation)?"""
+    return any("training" in r.requires or r.confirmed_by == "training probe" for r in rules)
+
+
+def _training_probe(loaded: LoadedModel, graph: GraphView, report: ProbeReport, rules: Sequence[Rule],
+                    options: LintOptions) -> Any:
+    """Replay the file's training setup on a copy of the model (the probe's first batch, its device)."""
+    from actlint.rules.loss import output_activations
+    from actlint.train_probe import TrainingReport, TrainingSettings, run_training_probe
+    from actlint.training_setup import training_for
+
+    plan = training_for(loaded.file, loaded.model).plan()
+    ends_in = None
+    if graph.has_dataflow:
+        ends, raw = output_activations(graph)
+        ends_in = ends[0][1] if ends and not raw else None
+    # The sweep's idea of a healthy run is the rules' (ACT852's and ACT851's thresholds).
+    by_id = {r.id: r for r in rules}
+    defaults = TrainingSettings()
+    settings = TrainingSettings(
+        device=options.device, timeout=options.probe_timeout,
+        sweep_fit=by_id["ACT852"].option("min-reduction") if "ACT852" in by_id else defaults.sweep_fit,
+        sweep_loss_growth=by_id["ACT851"].option("loss-growth") if "ACT851" in by_id else defaults.sweep_loss_growth,
+        sweep_gradient_growth=(by_id["ACT851"].option("gradient-growth") if "ACT851" in by_id
+                               else defaults.sweep_gradient_growth),
+    )
+    try:
+        with time_limit(options.probe_timeout * 1.5 + 5, "the training probe"):  # a safety net, as for the probe
+            return run_training_probe(loaded.model, report.inputs, plan, settings, ends_in=ends_in)
+    except UserCodeTimeout as exc:
+        return TrainingReport.not_run("timeout", f"{exc}: a training step never returned (raise --probe-timeout)")
 
 
 def _trace_and_resolve(loaded: LoadedModel, options: LintOptions, limit: float) -> tuple[GraphView, Any, InputResolution]:

@@ -198,6 +198,8 @@ class ProbeReport:
     #: The inputs of the first probe pass (never serialised). Confirmations that re-run a
     #: copy of the model (ACT102's segment linearity test) use them.
     inputs: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    #: The training probe (:mod:`actlint.train_probe`), when it was wanted: a TrainingReport.
+    training: Any = None
 
     # --- queries -------------------------------------------------------------------
 
@@ -272,6 +274,7 @@ class ProbeReport:
             "reinitialised": list(self.reinitialised),
             "notes": list(self.notes),
             "linearity": self.linearity.to_json() if self.linearity else None,
+            "training": self.training.to_json() if self.training is not None else None,
         }
 
 

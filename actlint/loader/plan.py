@@ -445,8 +445,10 @@ class Planner:
                 need(s, False)
             elif s.kind == "definition":
                 # Classes may be models (and their methods run); functions run when something calls them.
-                need(s, isinstance(s.node, ast.ClassDef) or s.node.name.startswith(("build", "make", "create",
-                                                                                    "get", "example_inputs")))
+                # (A try/except around imports is a definition too, and has no name.)
+                name = getattr(s.node, "name", "")
+                need(s, isinstance(s.node, ast.ClassDef) or name.startswith(("build", "make", "create",
+                                                                             "get", "example_inputs")))
         while queue:
             s, body = queue.pop()
             names = set(s.uses) | (s.body_uses if body else set())

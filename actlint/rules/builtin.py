@@ -19,6 +19,7 @@ RULE_MODULES = (
     "actlint.rules.init",
     "actlint.rules.loss",
     "actlint.rules.measured",
+    "actlint.rules.training",
     "actlint.rules.meta",
 )
 

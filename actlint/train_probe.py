@@ -1,0 +1,533 @@
+"""The training probe: a few dozen real optimizer steps on one fixed synthetic batch.
+
+``run_training_probe(model, inputs, plan, settings)`` answers "will it train?" the way a
+practitioner checks it by hand: can the network, with the optimizer the file builds,
+memorise one small batch? It returns an immutable :class:`TrainingReport`. It measures;
+it never judges (ACT851-853 and ACT806 do, in :mod:`actlint.rules.training`).
+
+How it works, and why:
+
+* **A copy.** The model is deep-copied once (the user's weights, ``.grad`` and optimizer
+  state are never touched); every run starts from a saved copy of its initial state.
+* **The file's setup.** :class:`TrainingPlan` carries what the file builds: the optimizer
+  class and the hyperparameters that resolve to values, the loss kind and gradient
+  clipping (the pipeline reads them in :mod:`actlint.training_setup`). Without an
+  optimizer the probe uses Adam at 1e-3 and says so.
+* **One fixed batch.** The example inputs (the gradient probe's first batch) and random
+  targets of the form the loss expects (class indices for cross-entropy, 0/1 for BCE,
+  standard normal values for regression losses), drawn from a fixed seed. A healthy model
+  memorises one batch in a few dozen steps; one that cannot is broken whatever the data.
+* **Measurements per step:** the loss (before the update), the global gradient norm, and
+  at a few sampled steps each weight tensor's update-to-weight ratio
+  ``||w_after - w_before|| / ||w_before||``.
+* **Learning-rate sweep.** When the file's learning rate is explicit and the batch was
+  not fitted, the same steps run again at other learning rates (decades away, toward the
+  side the first run points to) until one fits: that is the trainable range ACT806 quotes.
+  "Fits" is the measurement criterion ``sweep_fit`` (a loss reduction), passed in by the
+  pipeline from ACT852's threshold so the probe and the rule agree.
+* **Budget.** Steps scale to the model's cost (at least ``min_steps``) within
+  ``work_budget`` seconds; the wall-clock ``timeout`` is a safety net.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils._pytree import tree_flatten
+
+from actlint.errors import one_line
+
+#: Loss kinds the probe can pair with an output (losses.py names the first four).
+CLASSIFICATION = ("cross_entropy", "nll")
+BINARY = ("bce", "bce_logits")
+REGRESSION = ("mse", "l1", "smooth_l1")
+
+DEFAULT_STEPS = 30
+DEFAULT_MIN_STEPS = 12
+DEFAULT_WORK_BUDGET = 6.0
+#: Sampled steps at which update-to-weight ratios are measured (fractions of the run).
+_RATIO_POINTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What to train with: the file's optimizer, loss and clipping (or the defaults)."""
+
+    optimizer: str = "Adam"  # a torch.optim class name
+    hyperparameters: tuple[tuple[str, Any], ...] = (("lr", 1e-3),)
+    #: True when the learning rate is the file's (a literal or a resolved value).
+    lr_explicit: bool = False
+    #: Where the plan comes from, for messages: "the file (line 31)" or "default: ...".
+    optimizer_origin: str = "default: the file builds no optimizer"
+    loss: str | None = None  # a loss kind; None: matched to the output
+    loss_origin: str = ""
+    clip_norm: float | None = None
+    clip_value: float | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def lr(self) -> float | None:
+        return dict(self.hyperparameters).get("lr")
+
+    def describe(self, lr: float | None = None) -> str:
+        """``SGD(lr=20, momentum=0.9)``."""
+        params = dict(self.hyperparameters)
+        if lr is not None:
+            params["lr"] = lr
+        inner = ", ".join(f"{k}={_fmt(v)}" for k, v in params.items())
+        return f"{self.optimizer}({inner})"
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    device: str = "auto"
+    steps: int = DEFAULT_STEPS
+    min_steps: int = DEFAULT_MIN_STEPS
+    work_budget: float = DEFAULT_WORK_BUDGET
+    timeout: float = 60.0
+    seed: int = 0
+    #: A run "fits" when the loss falls by at least this fraction (ACT852's threshold) and stays
+    #: stable: its loss never rises to ``sweep_loss_growth`` times the first, nor its gradient
+    #: norm by ``sweep_gradient_growth`` (ACT851's thresholds). Other runs start the sweep.
+    sweep_fit: float = 0.2
+    sweep_loss_growth: float = 3.0
+    sweep_gradient_growth: float = 5.0
+    #: Decades tried by the learning-rate sweep, on each side.
+    sweep_decades: int = 3
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """One run of the probe's steps at one learning rate."""
+
+    lr: float | None
+    losses: tuple[float, ...]
+    grad_norms: tuple[float, ...]
+    #: Step (0-based) of the first non-finite loss or gradient, or None.
+    first_nonfinite_step: int | None
+    #: Per weight tensor, the median update-to-weight ratio over the sampled steps.
+    update_ratios: tuple[tuple[str, float], ...]
+
+    @property
+    def initial_loss(self) -> float:
+        return self.losses[0] if self.losses else math.nan
+
+    @property
+    def final_loss(self) -> float:
+        """The mean of the last three finite losses (one noisy step does not decide)."""
+        tail = [v for v in self.losses[-3:] if math.isfinite(v)]
+        return sum(tail) / len(tail) if tail else math.nan
+
+    @property
+    def reduction(self) -> float:
+        """How much of the initial loss the run removed: 1 - final/initial (NaN when unknown)."""
+        first, last = self.initial_loss, self.final_loss
+        if self.first_nonfinite_step is not None or not (math.isfinite(first) and math.isfinite(last)) or first <= 0:
+            return math.nan
+        return 1.0 - last / first
+
+    @property
+    def growth(self) -> float:
+        """Largest finite loss over the initial one (inf when the loss went non-finite)."""
+        if self.first_nonfinite_step is not None:
+            return math.inf
+        finite = [v for v in self.losses if math.isfinite(v)]
+        if not finite or self.initial_loss <= 0:
+            return math.nan
+        return max(finite) / self.initial_loss
+
+    @property
+    def grad_growth(self) -> float:
+        """Largest gradient norm over the first one."""
+        finite = [g for g in self.grad_norms if math.isfinite(g)]
+        if self.first_nonfinite_step is not None:
+            return math.inf
+        if not finite or finite[0] <= 0:
+            return math.nan
+        return max(finite) / finite[0]
+
+    def fitted(self, fraction: float, loss_growth: float = math.inf, gradient_growth: float = math.inf) -> bool:
+        """Did the run fit the batch (loss down by ``fraction``) without the loss or gradient blowing up?"""
+        if self.first_nonfinite_step is not None or not self.reduction >= fraction:
+            return False
+        return not (self.growth >= loss_growth or self.grad_growth >= gradient_growth)
+
+    def median_ratio(self) -> float:
+        values = sorted(r for _, r in self.update_ratios)
+        return values[len(values) // 2] if values else math.nan
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "losses": [_num(v) for v in self.losses],
+            "grad_norms": [_num(v) for v in self.grad_norms],
+            "first_nonfinite_step": self.first_nonfinite_step,
+            "loss_reduction": _num(self.reduction),
+            "update_ratios": {name: _num(r) for name, r in self.update_ratios},
+        }
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    """What the training probe measured on one model (immutable)."""
+
+    status: str  # "ok", "skipped", "timeout" or "error"
+    reason: str = ""
+    optimizer: str = ""  # the optimizer as run: "SGD(lr=20, momentum=0.9)"
+    optimizer_origin: str = ""
+    loss: str = ""  # the loss kind as run
+    loss_origin: str = ""
+    clipping: str = ""  # "clip_grad_norm_(max_norm=0.25)" or ""
+    device: str = "cpu"
+    batch_size: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    #: The run with the file's (or the default) learning rate.
+    run: TrainingRun | None = None
+    #: Runs at other learning rates (only when ``run`` did not fit and the lr is the file's).
+    sweep: tuple[TrainingRun, ...] = ()
+    lr_explicit: bool = False
+    #: What counts as fitting the batch (TrainingSettings.sweep_*; the sweep stops at the first such run).
+    fit_fraction: float = 0.2
+    fit_loss_growth: float = 3.0
+    fit_gradient_growth: float = 5.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and self.run is not None
+
+    def fitting_lrs(self) -> list[float]:
+        """Learning rates of the sweep that fitted the batch."""
+        return sorted(r.lr for r in self.sweep if r.lr is not None and self.fits(r))
+
+    def fits(self, run: TrainingRun) -> bool:
+        return run.fitted(self.fit_fraction, self.fit_loss_growth, self.fit_gradient_growth)
+
+    def describe(self) -> str:
+        if not self.ok:
+            return f"training probe {self.status}: {self.reason}"
+        run = self.run
+        assert run is not None
+        end = f"non-finite at step {run.first_nonfinite_step}" if run.first_nonfinite_step is not None \
+            else f"{_fmt(run.final_loss)}"
+        return (f"training probe: {self.optimizer}, {self.loss} loss, {self.steps} steps on one batch of "
+                f"{self.batch_size}: loss {_fmt(run.initial_loss)} -> {end}")
+
+    @classmethod
+    def not_run(cls, status: str, reason: str, **kwargs: Any) -> "TrainingReport":
+        return cls(status=status, reason=reason, **kwargs)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``training`` object of the probe's JSON (no wall time: documents stay reproducible)."""
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "optimizer": self.optimizer,
+            "optimizer_origin": self.optimizer_origin,
+            "loss": self.loss,
+            "loss_origin": self.loss_origin,
+            "clipping": self.clipping,
+            "device": self.device,
+            "batch_size": self.batch_size,
+            "steps": self.steps,
+            "run": self.run.to_json() if self.run else None,
+            "sweep": [r.to_json() for r in self.sweep],
+            "notes": list(self.notes),
+        }
+
+
+def _num(value: float | None) -> float | str | None:
+    if value is None:
+        return None
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return float(f"{value:.6g}")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:.3g}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+# --- losses and targets ---------------------------------------------------------------------
+
+
+def primary_output(out: Any, need_grad: bool = True) -> torch.Tensor | None:
+    """The output a loss would take: ``.logits`` (HF), else the first floating tensor
+    (that depends on trainable parameters, with ``need_grad``)."""
+    logits = getattr(out, "logits", None)
+    if isinstance(logits, torch.Tensor) and logits.is_floating_point():
+        return logits
+    for leaf in tree_flatten(out)[0]:
+        if isinstance(leaf, torch.Tensor) and leaf.is_floating_point() and (leaf.requires_grad or not need_grad):
+            return leaf
+    return None
+
+
+def _class_dim(y: torch.Tensor) -> int:
+    # [B, C] and [B, C, H, W] (segmentation) take classes on dim 1; [B, T, V] (sequence
+    # models, language models) on the last dim, as train scripts flatten them.
+    return -1 if y.dim() == 3 else 1
+
+
+def match_loss(y: torch.Tensor, ends_in: str | None) -> str:
+    """The loss kind a file without one would pair with this output."""
+    if ends_in == "log_softmax":
+        return "nll"
+    if ends_in == "sigmoid":
+        return "bce"
+    if y.dim() >= 2 and y.shape[_class_dim(y)] >= 2 and ends_in != "softmax":
+        return "cross_entropy"
+    if ends_in == "softmax":
+        return "nll"  # on log(p): the cross-entropy of probabilities
+    return "mse"
+
+
+def make_objective(kind: str, y: torch.Tensor, gen: torch.Generator, ends_in: str | None = None
+                   ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``loss(output)`` on fixed random targets of the form ``kind`` expects."""
+    device = y.device
+    if kind in CLASSIFICATION:
+        dim = _class_dim(y) if y.dim() >= 2 else 0
+        classes = y.shape[dim] if y.dim() >= 2 else 1
+        shape = list(y.shape)
+        del shape[dim]
+        target = torch.randint(0, max(classes, 1), shape, generator=gen).to(device)
+        probabilities = kind == "nll" and ends_in == "softmax"
+
+        def classify(out: torch.Tensor) -> torch.Tensor:
+            scores = out.movedim(dim, -1).reshape(-1, classes).float()
+            if probabilities:
+                scores = scores.clamp_min(1e-12).log()
+            flat = target.reshape(-1)
+            return F.cross_entropy(scores, flat) if kind == "cross_entropy" else F.nll_loss(scores, flat)
+
+        return classify
+    if kind in BINARY:
+        target = torch.randint(0, 2, tuple(y.shape), generator=gen).to(device=device, dtype=torch.float32)
+        if kind == "bce":
+            return lambda out: F.binary_cross_entropy(out.float().clamp(0.0, 1.0), target)
+        return lambda out: F.binary_cross_entropy_with_logits(out.float(), target)
+    target = torch.randn(tuple(y.shape), generator=gen).to(device=device, dtype=torch.float32)
+    if kind == "l1":
+        return lambda out: F.l1_loss(out.float(), target)
+    if kind == "smooth_l1":
+        return lambda out: F.smooth_l1_loss(out.float(), target)
+    return lambda out: F.mse_loss(out.float(), target)
+
+
+# --- the probe --------------------------------------------------------------------------------
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+def _optimizer_class(name: str) -> type[torch.optim.Optimizer] | None:
+    cls = getattr(torch.optim, name, None)
+    return cls if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) else None
+
+
+def _weights(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """Weight tensors whose update ratios are measured: matrices and kernels (not biases or norms)."""
+    return [(n, p) for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]
+
+
+def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: TrainingPlan | None = None,
+                       settings: TrainingSettings | None = None, *, ends_in: str | None = None) -> TrainingReport:
+    """Train a copy of ``model`` for a few dozen steps on one fixed batch; never raises for model failures."""
+    from actlint.probe import resolve_device
+
+    plan = plan or TrainingPlan()
+    settings = settings or TrainingSettings()
+    device = resolve_device(settings.device)
+    base: dict[str, Any] = dict(optimizer_origin=plan.optimizer_origin, loss_origin=plan.loss_origin,
+                                device=str(device), lr_explicit=plan.lr_explicit, fit_fraction=settings.sweep_fit,
+                                fit_loss_growth=settings.sweep_loss_growth,
+                                fit_gradient_growth=settings.sweep_gradient_growth)
+    if inputs is None:
+        return TrainingReport.not_run("skipped", "no example inputs", **base)
+    cls = _optimizer_class(plan.optimizer)
+    notes = list(plan.notes)
+    if cls is None:
+        notes.append(f"{plan.optimizer} is not a torch.optim optimizer: trained with Adam(lr=0.001) instead")
+        plan = TrainingPlan(optimizer_origin=f"default: {plan.optimizer} is not a torch.optim class",
+                            loss=plan.loss, loss_origin=plan.loss_origin, clip_norm=plan.clip_norm,
+                            clip_value=plan.clip_value)
+        cls = torch.optim.Adam
+    if not any(p.requires_grad for p in model.parameters()):
+        return TrainingReport.not_run("skipped", "the model has no trainable parameters", **base)
+    start = time.perf_counter()
+    deadline = start + settings.timeout
+    try:
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            torch.manual_seed(settings.seed)
+            gen = torch.Generator().manual_seed(settings.seed)
+            student = copy.deepcopy(model).to(device).train()
+            initial = copy.deepcopy(student.state_dict())
+            from actlint.probe import _to_device  # one device helper for both probes
+
+            batch = _to_device(inputs, device)
+            with torch.no_grad():
+                out = primary_output(student(*batch), need_grad=False)
+            if out is None:
+                return TrainingReport.not_run("skipped", "no floating output depends on trainable parameters", **base)
+            kind = plan.loss or match_loss(out, ends_in)
+            if plan.loss is None:
+                base["loss_origin"] = f"matched to the output {tuple(out.shape)}: the file uses no loss actlint knows"
+            objective = make_objective(kind, out, gen, ends_in)
+            hyper = dict(plan.hyperparameters)
+            trainer = _Trainer(student, cls, hyper, objective, batch, plan, deadline)
+            steps = settings.steps
+            first = trainer.run(plan.lr, steps, budget_steps=True, settings=settings)
+            steps = len(first.losses) if first.first_nonfinite_step is None else trainer.steps
+            sweep: list[TrainingRun] = []
+            fits = lambda run: run.fitted(settings.sweep_fit, settings.sweep_loss_growth,  # noqa: E731
+                                          settings.sweep_gradient_growth)
+            if plan.lr_explicit and plan.lr and not fits(first):
+                for lr in _sweep_order(first, plan.lr, settings):
+                    if time.perf_counter() > deadline - trainer.step_seconds * steps:
+                        notes.append("learning-rate sweep stopped: out of time")
+                        break
+                    student.load_state_dict(initial)
+                    run = trainer.run(lr, steps, settings=settings)
+                    sweep.append(run)
+                    if fits(run):
+                        break
+            if trainer.cut_short:
+                notes.append(trainer.cut_short)
+    except _OutOfTime:
+        return TrainingReport.not_run("timeout", f"exceeded the training probe's time budget of {settings.timeout:g}s",
+                                      seconds=time.perf_counter() - start, **base)
+    except Exception as exc:  # noqa: BLE001 - the user's model raised: report it, keep the rest
+        return TrainingReport.not_run("error", f"the model raised during the training probe: {one_line(exc)}",
+                                      seconds=time.perf_counter() - start, **base)
+    clipping = (f"clip_grad_norm_(max_norm={_fmt(plan.clip_norm)})" if plan.clip_norm is not None
+                else f"clip_grad_value_(clip_value={_fmt(plan.clip_value)})" if plan.clip_value is not None else "")
+    return TrainingReport(
+        status="ok", optimizer=plan.describe(), loss=kind, clipping=clipping, batch_size=_batch(inputs),
+        steps=steps, seconds=time.perf_counter() - start, run=first, sweep=tuple(sweep), notes=tuple(notes), **base,
+    )
+
+
+def _batch(inputs: tuple[Any, ...]) -> int:
+    for leaf in tree_flatten(inputs)[0]:
+        if isinstance(leaf, torch.Tensor) and leaf.dim() > 0:
+            return int(leaf.shape[0])
+    return 1
+
+
+def _sweep_order(first: TrainingRun, lr: float, settings: TrainingSettings) -> list[float]:
+    """Learning rates to try after a run that did not fit: the likelier side first.
+
+    A loss that went non-finite or grew, or updates as large as the weights, point to a
+    learning rate too high; a loss that barely moved with tiny updates, to one too low.
+    """
+    too_high = (first.first_nonfinite_step is not None or first.growth > 1.5 or first.grad_growth > 2
+                or (math.isfinite(first.median_ratio()) and first.median_ratio() > 0.1))
+    down = [float(f"{lr / 10 ** k:.6g}") for k in range(1, settings.sweep_decades + 1)]
+    up = [float(f"{lr * 10 ** k:.6g}") for k in range(1, settings.sweep_decades + 1)]
+    return down + up[:1] if too_high else up + down[:1]
+
+
+class _Trainer:
+    """The probe's training loop, measured."""
+
+    def __init__(self, model: nn.Module, cls: type, hyper: dict[str, Any], objective: Callable, batch: tuple,
+                 plan: TrainingPlan, deadline: float) -> None:
+        self.model, self.cls, self.hyper, self.objective = model, cls, hyper, objective
+        self.batch, self.plan, self.deadline = batch, plan, deadline
+        self.step_seconds = 0.0
+        self.steps = 0
+        self.cut_short = ""
+
+    def run(self, lr: float | None, steps: int, *, settings: TrainingSettings, budget_steps: bool = False) -> TrainingRun:
+        model = self.model
+        hyper = dict(self.hyper)
+        if lr is not None:
+            hyper["lr"] = lr
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = self.cls(params, **hyper)
+        weights = _weights(model)
+        sampled = {round(f * (steps - 1)) for f in _RATIO_POINTS}
+        losses: list[float] = []
+        norms: list[float] = []
+        ratios: dict[str, list[float]] = {}
+        nonfinite: int | None = None
+        step = 0
+        started = time.perf_counter()
+        while step < steps:
+            if time.perf_counter() > self.deadline:
+                raise _OutOfTime
+            optimizer.zero_grad(set_to_none=True)
+            out = primary_output(model(*self.batch))
+            if out is None:
+                raise RuntimeError("no floating output depends on trainable parameters")
+            loss = self.objective(out)
+            loss.backward()
+            grads = [p.grad for p in params if p.grad is not None]
+            if self.plan.clip_norm is not None:
+                norm = torch.nn.utils.clip_grad_norm_(params, self.plan.clip_norm)
+            else:
+                norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())
+                if self.plan.clip_value is not None:
+                    torch.nn.utils.clip_grad_value_(params, self.plan.clip_value)
+            values = torch.stack([loss.detach().float(), norm.detach().float().to(loss.device)]).tolist()
+            losses.append(values[0])
+            norms.append(values[1])
+            if not (math.isfinite(values[0]) and math.isfinite(values[1])):
+                nonfinite = step
+                break
+            before = [p.detach().clone() for _, p in weights] if step in sampled else None
+            optimizer.step()
+            if before is not None:
+                _record_ratios(weights, before, ratios)
+            step += 1
+            if budget_steps and step == 2:
+                # Scale the run to the model's cost: the second step is free of first-call overheads.
+                self.step_seconds = (time.perf_counter() - started) / 2
+                affordable = int(settings.work_budget / max(self.step_seconds, 1e-9))
+                if affordable < steps:
+                    new = max(settings.min_steps, affordable)
+                    if new < steps:
+                        self.cut_short = (f"{new} of {steps} training steps: one step took {self.step_seconds:.2f}s, "
+                                          f"over the training probe's work budget of {settings.work_budget:g}s")
+                        steps = new
+                        sampled = {round(f * (steps - 1)) for f in _RATIO_POINTS}
+        if budget_steps:
+            self.steps = steps
+            if not self.step_seconds and step:
+                self.step_seconds = (time.perf_counter() - started) / step
+        optimizer.zero_grad(set_to_none=True)
+        del optimizer
+        medians = tuple((name, sorted(v)[len(v) // 2]) for name, v in ratios.items() if v)
+        return TrainingRun(lr, tuple(losses), tuple(norms), nonfinite, medians)
+
+
+def _record_ratios(weights: list[tuple[str, nn.Parameter]], before: list[torch.Tensor],
+                   ratios: dict[str, list[float]]) -> None:
+    with torch.no_grad():
+        after = [p.detach() for _, p in weights]
+        deltas = torch._foreach_sub(after, before)
+        delta_norms = torch.stack(torch._foreach_norm(deltas)).tolist()
+        weight_norms = torch.stack(torch._foreach_norm(before)).tolist()
+    for (name, _), d, w in zip(weights, delta_norms, weight_norms):
+        if w > 0 and math.isfinite(d):
+            ratios.setdefault(name, []).append(d / w)
+
+
+__all__ = ["TrainingPlan", "TrainingSettings", "TrainingRun", "TrainingReport", "run_training_probe",
+           "match_loss", "make_objective", "primary_output"]
