@@ -367,7 +367,7 @@ def _training_probe(loaded: LoadedModel, graph: GraphView, report: ProbeReport, 
     by_id = {r.id: r for r in rules}
     defaults = TrainingSettings()
     settings = TrainingSettings(
-        device=options.device, timeout=options.probe_timeout,
+        device=options.device, timeout=options.probe_timeout, batch_size=options.batch_size,
         sweep_fit=by_id["ACT852"].option("min-reduction") if "ACT852" in by_id else defaults.sweep_fit,
         sweep_loss_growth=by_id["ACT851"].option("loss-growth") if "ACT851" in by_id else defaults.sweep_loss_growth,
         sweep_gradient_growth=(by_id["ACT851"].option("gradient-growth") if "ACT851" in by_id

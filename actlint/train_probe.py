@@ -50,6 +50,7 @@ BINARY = ("bce", "bce_logits")
 REGRESSION = ("mse", "l1", "smooth_l1")
 
 DEFAULT_STEPS = 30
+DEFAULT_MAX_STEPS = 100
 DEFAULT_MIN_STEPS = 12
 DEFAULT_WORK_BUDGET = 6.0
 #: Sampled steps at which update-to-weight ratios are measured (fractions of the run).
@@ -88,7 +89,11 @@ class TrainingPlan:
 @dataclass(frozen=True)
 class TrainingSettings:
     device: str = "auto"
+    #: Steps of a run; a run that has not fitted the batch by then goes on to ``max_steps``
+    #: (when the model is cheap enough), stopping as soon as it fits.
     steps: int = DEFAULT_STEPS
+    max_steps: int = DEFAULT_MAX_STEPS
+    #: The fewest steps an expensive model gets within the work budget.
     min_steps: int = DEFAULT_MIN_STEPS
     work_budget: float = DEFAULT_WORK_BUDGET
     timeout: float = 60.0
@@ -99,6 +104,8 @@ class TrainingSettings:
     sweep_fit: float = 0.2
     sweep_loss_growth: float = 3.0
     sweep_gradient_growth: float = 5.0
+    #: The batch size of inferred example inputs (finds the sample dim of time-first outputs).
+    batch_size: int = 8
     #: Decades tried by the learning-rate sweep, on each side.
     sweep_decades: int = 3
 
@@ -187,7 +194,10 @@ class TrainingReport:
     clipping: str = ""  # "clip_grad_norm_(max_norm=0.25)" or ""
     device: str = "cpu"
     batch_size: int = 0
+    #: Steps each run was given before it could go on (the default, fewer for an expensive model).
     steps: int = 0
+    #: The default of ``steps``: a run given fewer cannot be judged as not fitting the batch.
+    steps_wanted: int = DEFAULT_STEPS
     seconds: float = 0.0
     #: The run with the file's (or the default) learning rate.
     run: TrainingRun | None = None
@@ -238,6 +248,7 @@ class TrainingReport:
             "device": self.device,
             "batch_size": self.batch_size,
             "steps": self.steps,
+            "steps_wanted": self.steps_wanted,
             "run": self.run.to_json() if self.run else None,
             "sweep": [r.to_json() for r in self.sweep],
             "notes": list(self.notes),
@@ -296,16 +307,32 @@ def match_loss(y: torch.Tensor, ends_in: str | None) -> str:
     return "mse"
 
 
-def make_objective(kind: str, y: torch.Tensor, gen: torch.Generator, ends_in: str | None = None
-                   ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``loss(output)`` on fixed random targets of the form ``kind`` expects."""
+def _per_sample(draw: Callable[[tuple[int, ...]], torch.Tensor], shape: tuple[int, ...],
+                keep: tuple[int, ...]) -> torch.Tensor:
+    """Targets drawn for the dims ``keep`` (the batch, the channels) and repeated over the others.
+
+    Random targets per position (every token of a sequence, every pixel of a mask) are not
+    memorisable by design; targets per sample (and per channel) are, by any healthy model.
+    """
+    head = tuple(n if d in keep else 1 for d, n in enumerate(shape))
+    return draw(head).expand(shape).contiguous()
+
+
+def make_objective(kind: str, y: torch.Tensor, gen: torch.Generator, ends_in: str | None = None,
+                   batch_dim: int = 0) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``loss(output)`` on fixed random targets (one per sample) of the form ``kind`` expects.
+
+    ``batch_dim``: the output's sample dim (1 for time-first sequence models).
+    """
     device = y.device
     if kind in CLASSIFICATION:
-        dim = _class_dim(y) if y.dim() >= 2 else 0
+        dim = (_class_dim(y) % y.dim()) if y.dim() >= 2 else 0
         classes = y.shape[dim] if y.dim() >= 2 else 1
         shape = list(y.shape)
         del shape[dim]
-        target = torch.randint(0, max(classes, 1), shape, generator=gen).to(device)
+        sample_dim = batch_dim if batch_dim < dim else max(batch_dim - 1, 0)
+        target = _per_sample(lambda head: torch.randint(0, max(classes, 1), head, generator=gen),
+                             tuple(shape), (sample_dim,)).to(device)
         probabilities = kind == "nll" and ends_in == "softmax"
 
         def classify(out: torch.Tensor) -> torch.Tensor:
@@ -316,12 +343,15 @@ def make_objective(kind: str, y: torch.Tensor, gen: torch.Generator, ends_in: st
             return F.cross_entropy(scores, flat) if kind == "cross_entropy" else F.nll_loss(scores, flat)
 
         return classify
+    # Per sample and per channel: [B, C], [B, C, H, W], [B, T, C] and time-first [T, B, C].
+    channel_dim = y.dim() - 1 if y.dim() == 3 else min(1, y.dim() - 1)
+    keep = (batch_dim, channel_dim)
     if kind in BINARY:
-        target = torch.randint(0, 2, tuple(y.shape), generator=gen).to(device=device, dtype=torch.float32)
+        target = _per_sample(lambda head: torch.randint(0, 2, head, generator=gen).float(), tuple(y.shape), keep).to(device)
         if kind == "bce":
             return lambda out: F.binary_cross_entropy(out.float().clamp(0.0, 1.0), target)
         return lambda out: F.binary_cross_entropy_with_logits(out.float(), target)
-    target = torch.randn(tuple(y.shape), generator=gen).to(device=device, dtype=torch.float32)
+    target = _per_sample(lambda head: torch.randn(head, generator=gen), tuple(y.shape), keep).to(device)
     if kind == "l1":
         return lambda out: F.l1_loss(out.float(), target)
     if kind == "smooth_l1":
@@ -388,22 +418,25 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
             kind = plan.loss or match_loss(out, ends_in)
             if plan.loss is None:
                 base["loss_origin"] = f"matched to the output {tuple(out.shape)}: the file uses no loss actlint knows"
-            objective = make_objective(kind, out, gen, ends_in)
+            # The sample dim of the output: the one of the inferred batch size (time-first RNNs: dim 1).
+            batch_dim = 1 if (out.dim() >= 3 and out.shape[0] != settings.batch_size
+                              and out.shape[1] == settings.batch_size) else 0
+            objective = make_objective(kind, out, gen, ends_in, batch_dim)
             hyper = dict(plan.hyperparameters)
-            trainer = _Trainer(student, cls, hyper, objective, batch, plan, deadline)
-            steps = settings.steps
-            first = trainer.run(plan.lr, steps, budget_steps=True, settings=settings)
-            steps = len(first.losses) if first.first_nonfinite_step is None else trainer.steps
+
+            def fits(run: TrainingRun) -> bool:
+                return run.fitted(settings.sweep_fit, settings.sweep_loss_growth, settings.sweep_gradient_growth)
+
+            trainer = _Trainer(student, cls, hyper, objective, batch, plan, deadline, fits)
+            first, steps, max_steps = trainer.run(plan.lr, settings.steps, settings.max_steps, settings=settings)
             sweep: list[TrainingRun] = []
-            fits = lambda run: run.fitted(settings.sweep_fit, settings.sweep_loss_growth,  # noqa: E731
-                                          settings.sweep_gradient_growth)
             if plan.lr_explicit and plan.lr and not fits(first):
                 for lr in _sweep_order(first, plan.lr, settings):
-                    if time.perf_counter() > deadline - trainer.step_seconds * steps:
+                    if time.perf_counter() > deadline - trainer.step_seconds * max_steps:
                         notes.append("learning-rate sweep stopped: out of time")
                         break
                     student.load_state_dict(initial)
-                    run = trainer.run(lr, steps, settings=settings)
+                    run, _, _ = trainer.run(lr, steps, max_steps)
                     sweep.append(run)
                     if fits(run):
                         break
@@ -419,7 +452,7 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
                 else f"clip_grad_value_(clip_value={_fmt(plan.clip_value)})" if plan.clip_value is not None else "")
     return TrainingReport(
         status="ok", optimizer=plan.describe(), loss=kind, clipping=clipping, batch_size=_batch(inputs),
-        steps=steps, seconds=time.perf_counter() - start, run=first, sweep=tuple(sweep), notes=tuple(notes), **base,
+        steps=steps, steps_wanted=settings.steps, seconds=time.perf_counter() - start, run=first, sweep=tuple(sweep), notes=tuple(notes), **base,
     )
 
 
@@ -447,14 +480,19 @@ class _Trainer:
     """The probe's training loop, measured."""
 
     def __init__(self, model: nn.Module, cls: type, hyper: dict[str, Any], objective: Callable, batch: tuple,
-                 plan: TrainingPlan, deadline: float) -> None:
+                 plan: TrainingPlan, deadline: float, fits: Callable[[TrainingRun], bool]) -> None:
         self.model, self.cls, self.hyper, self.objective = model, cls, hyper, objective
-        self.batch, self.plan, self.deadline = batch, plan, deadline
+        self.batch, self.plan, self.deadline, self.fits = batch, plan, deadline, fits
         self.step_seconds = 0.0
-        self.steps = 0
         self.cut_short = ""
 
-    def run(self, lr: float | None, steps: int, *, settings: TrainingSettings, budget_steps: bool = False) -> TrainingRun:
+    def run(self, lr: float | None, steps: int, max_steps: int, *, settings: TrainingSettings | None = None
+            ) -> tuple[TrainingRun, int, int]:
+        """Train ``steps`` steps; if the batch is not fitted yet, go on to ``max_steps`` (stopping once it is).
+
+        With ``settings`` (the first run) the step counts are scaled to the model's cost after two
+        steps. Returns the run and the step counts used (for the next runs at other rates).
+        """
         model = self.model
         hyper = dict(self.hyper)
         if lr is not None:
@@ -469,7 +507,9 @@ class _Trainer:
         nonfinite: int | None = None
         step = 0
         started = time.perf_counter()
-        while step < steps:
+        while step < max_steps:
+            if step >= steps and (step - steps) % 10 == 0 and self.fits(self._result(lr, losses, norms, None, ratios)):
+                break  # fitted: a healthy but slow setup needed more than the first steps
             if time.perf_counter() > self.deadline:
                 raise _OutOfTime
             optimizer.zero_grad(set_to_none=True)
@@ -496,23 +536,24 @@ class _Trainer:
             if before is not None:
                 _record_ratios(weights, before, ratios)
             step += 1
-            if budget_steps and step == 2:
+            if settings is not None and step == 2:
                 # Scale the run to the model's cost: the second step is free of first-call overheads.
                 self.step_seconds = (time.perf_counter() - started) / 2
                 affordable = int(settings.work_budget / max(self.step_seconds, 1e-9))
+                max_steps = max(steps if affordable >= steps else 0, min(max_steps, affordable))
                 if affordable < steps:
                     new = max(settings.min_steps, affordable)
-                    if new < steps:
-                        self.cut_short = (f"{new} of {steps} training steps: one step took {self.step_seconds:.2f}s, "
-                                          f"over the training probe's work budget of {settings.work_budget:g}s")
-                        steps = new
-                        sampled = {round(f * (steps - 1)) for f in _RATIO_POINTS}
-        if budget_steps:
-            self.steps = steps
-            if not self.step_seconds and step:
-                self.step_seconds = (time.perf_counter() - started) / step
+                    self.cut_short = (f"{new} of {steps} training steps: one step took {self.step_seconds:.2f}s, "
+                                      f"over the training probe's work budget of {settings.work_budget:g}s")
+                    steps = max_steps = new
+                    sampled = {round(f * (steps - 1)) for f in _RATIO_POINTS}
         optimizer.zero_grad(set_to_none=True)
         del optimizer
+        return self._result(lr, losses, norms, nonfinite, ratios), steps, max_steps
+
+    @staticmethod
+    def _result(lr: float | None, losses: list[float], norms: list[float], nonfinite: int | None,
+                ratios: dict[str, list[float]]) -> TrainingRun:
         medians = tuple((name, sorted(v)[len(v) // 2]) for name, v in ratios.items() if v)
         return TrainingRun(lr, tuple(losses), tuple(norms), nonfinite, medians)
 

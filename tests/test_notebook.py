@@ -21,7 +21,7 @@ CELLS = [
         h = torch.softmax(self.fc1(x), dim=-1)
         return self.fc2(h)""",
     "result = actlint.lint(Net(), torch.randn(4, 8))\nresult",
-    "print(result.findings[0].location.file, result.findings[0].location.line)",
+    "first = [f for f in result.findings if f.rule == 'ACT101'][0]\nprint(first.location.file, first.location.line)",
 ]
 
 

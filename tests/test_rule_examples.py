@@ -84,8 +84,13 @@ def test_every_catalogue_id_has_a_rule_or_is_pending():
         "ACT701": "vanishing-gradients", "ACT702": "exploding-gradients", "ACT703": "dead-relu",
         "ACT704": "saturated-activation", "ACT705": "non-finite-values",
         "ACT706": "parameters-without-gradient", "ACT707": "forward-signal-collapse",
+        "ACT801": "gradients-never-zeroed", "ACT802": "rnn-without-clipping",
+        "ACT803": "adam-weight-decay", "ACT804": "unnormalized-inputs", "ACT805": "eval-in-train-mode",
+        "ACT806": "learning-rate-out-of-range", "ACT851": "training-diverges", "ACT852": "cannot-fit-batch",
+        "ACT853": "update-ratio-out-of-range",
         "ACT901": "unused-suppression",
     }
+    assert set(catalogue) == {rule.id for rule in REGISTRY}  # every ID of DESIGN.md has its rule
     for rule in REGISTRY:
         assert rule.id in catalogue, f"{rule.id} is not in the catalogue"
         assert catalogue[rule.id] == rule.name

@@ -522,7 +522,9 @@ def _why_no_training(ctx: RuleContext) -> str:
 def _where(ctx: RuleContext, report: TrainingReport) -> SourceLocation | None:
     """Training-probe findings point at the optimizer the file builds (else at the model)."""
     use = _training(ctx).optimizer()
-    return _loc(ctx, use.site) if use is not None and report.optimizer_origin.startswith("the file") else None
+    if use is not None and report.optimizer_origin.startswith("the file"):
+        return _loc(ctx, use.site)
+    return ctx.graph.location_of_module("")  # the model's own definition
 
 
 def _setup(report: TrainingReport) -> str:
