@@ -20,9 +20,10 @@ How it works, and why:
 * **Measurements per step:** the loss (before the update), the global gradient norm, and
   at a few sampled steps each weight tensor's update-to-weight ratio
   ``||w_after - w_before|| / ||w_before||``.
-* **Learning-rate sweep.** When the file's learning rate is explicit and the batch was
-  not fitted, the same steps run again at other learning rates (decades away, toward the
-  side the first run points to) until one fits: that is the trainable range ACT806 quotes.
+* **Learning-rate sweep.** When the batch was not fitted, the same steps run again at
+  other learning rates (decades away, toward the side the first run points to) until one
+  fits: with the file's rate that is the trainable range ACT806 quotes; with a default
+  rate it separates a slow setup from a model that cannot learn at all (ACT852).
   "Fits" is the measurement criterion ``sweep_fit`` (a loss reduction), passed in by the
   pipeline from ACT852's threshold so the probe and the rule agree.
 * **Budget.** Steps scale to the model's cost (at least ``min_steps``) within
@@ -50,7 +51,7 @@ BINARY = ("bce", "bce_logits")
 REGRESSION = ("mse", "l1", "smooth_l1")
 
 DEFAULT_STEPS = 30
-DEFAULT_MAX_STEPS = 100
+DEFAULT_MAX_STEPS = 60
 DEFAULT_MIN_STEPS = 12
 DEFAULT_WORK_BUDGET = 6.0
 #: Sampled steps at which update-to-weight ratios are measured (fractions of the run).
@@ -121,6 +122,9 @@ class TrainingRun:
     first_nonfinite_step: int | None
     #: Per weight tensor, the median update-to-weight ratio over the sampled steps.
     update_ratios: tuple[tuple[str, float], ...]
+    #: The loss of the best constant prediction on the batch (the label entropy for
+    #: cross-entropy, the target variance for MSE): what a model that ignores its input reaches.
+    constant_loss: float = math.nan
 
     @property
     def initial_loss(self) -> float:
@@ -134,11 +138,16 @@ class TrainingRun:
 
     @property
     def reduction(self) -> float:
-        """How much of the initial loss the run removed: 1 - final/initial (NaN when unknown)."""
+        """How far below the baseline the loss got: ``1 - final / baseline`` (NaN when unknown).
+
+        The baseline is the initial loss, or the constant prediction's loss when that is
+        lower: learning the label frequencies (an output bias) is not fitting the batch.
+        """
         first, last = self.initial_loss, self.final_loss
         if self.first_nonfinite_step is not None or not (math.isfinite(first) and math.isfinite(last)) or first <= 0:
             return math.nan
-        return 1.0 - last / first
+        baseline = min(first, self.constant_loss) if self.constant_loss > 0 else first
+        return 1.0 - last / baseline
 
     @property
     def growth(self) -> float:
@@ -177,6 +186,7 @@ class TrainingRun:
             "grad_norms": [_num(v) for v in self.grad_norms],
             "first_nonfinite_step": self.first_nonfinite_step,
             "loss_reduction": _num(self.reduction),
+            "constant_loss": _num(self.constant_loss),
             "update_ratios": {name: _num(r) for name, r in self.update_ratios},
         }
 
@@ -342,21 +352,37 @@ def make_objective(kind: str, y: torch.Tensor, gen: torch.Generator, ends_in: st
             flat = target.reshape(-1)
             return F.cross_entropy(scores, flat) if kind == "cross_entropy" else F.nll_loss(scores, flat)
 
+        frequencies = torch.bincount(target.reshape(-1).cpu(), minlength=max(classes, 1)).float()
+        frequencies = frequencies[frequencies > 0] / frequencies.sum()
+        classify.constant_loss = float(-(frequencies * frequencies.log()).sum())  # type: ignore[attr-defined]
         return classify
     # Per sample and per channel: [B, C], [B, C, H, W], [B, T, C] and time-first [T, B, C].
     channel_dim = y.dim() - 1 if y.dim() == 3 else min(1, y.dim() - 1)
     keep = (batch_dim, channel_dim)
     if kind in BINARY:
         target = _per_sample(lambda head: torch.randint(0, 2, head, generator=gen).float(), tuple(y.shape), keep).to(device)
+        mean = target.mean(dim=batch_dim, keepdim=True).clamp(1e-6, 1 - 1e-6)
+        entropy = float(-(mean * mean.log() + (1 - mean) * (1 - mean).log()).mean())
         if kind == "bce":
-            return lambda out: F.binary_cross_entropy(out.float().clamp(0.0, 1.0), target)
-        return lambda out: F.binary_cross_entropy_with_logits(out.float(), target)
+            return _with_constant(lambda out: F.binary_cross_entropy(out.float().clamp(0.0, 1.0), target), entropy)
+        return _with_constant(lambda out: F.binary_cross_entropy_with_logits(out.float(), target), entropy)
     target = _per_sample(lambda head: torch.randn(head, generator=gen), tuple(y.shape), keep).to(device)
+    centre = target.median(dim=batch_dim, keepdim=True).values if kind == "l1" else target.mean(dim=batch_dim, keepdim=True)
     if kind == "l1":
-        return lambda out: F.l1_loss(out.float(), target)
+        return _with_constant(lambda out: F.l1_loss(out.float(), target), float(F.l1_loss(centre.expand_as(target), target)))
     if kind == "smooth_l1":
-        return lambda out: F.smooth_l1_loss(out.float(), target)
-    return lambda out: F.mse_loss(out.float(), target)
+        return _with_constant(lambda out: F.smooth_l1_loss(out.float(), target),
+                              float(F.smooth_l1_loss(centre.expand_as(target), target)))
+    return _with_constant(lambda out: F.mse_loss(out.float(), target), float(F.mse_loss(centre.expand_as(target), target)))
+
+
+def _with_constant(objective: Callable[[torch.Tensor], torch.Tensor], constant: float) -> Callable:
+    """Attach the loss of the best constant prediction (see TrainingRun.constant_loss)."""
+    def loss(out: torch.Tensor) -> torch.Tensor:
+        return objective(out)
+
+    loss.constant_loss = constant  # type: ignore[attr-defined]
+    return loss
 
 
 # --- the probe --------------------------------------------------------------------------------
@@ -387,7 +413,8 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
     base: dict[str, Any] = dict(optimizer_origin=plan.optimizer_origin, loss_origin=plan.loss_origin,
                                 device=str(device), lr_explicit=plan.lr_explicit, fit_fraction=settings.sweep_fit,
                                 fit_loss_growth=settings.sweep_loss_growth,
-                                fit_gradient_growth=settings.sweep_gradient_growth)
+                                fit_gradient_growth=(math.inf if plan.clip_norm is not None or plan.clip_value is not None
+                                                     else settings.sweep_gradient_growth))
     if inputs is None:
         return TrainingReport.not_run("skipped", "no example inputs", **base)
     cls = _optimizer_class(plan.optimizer)
@@ -424,13 +451,20 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
             objective = make_objective(kind, out, gen, ends_in, batch_dim)
             hyper = dict(plan.hyperparameters)
 
+            # With clipping, a growing gradient norm does not make the updates grow: not a divergence.
+            gradient_growth = math.inf if plan.clip_norm is not None or plan.clip_value is not None \
+                else settings.sweep_gradient_growth
+
             def fits(run: TrainingRun) -> bool:
-                return run.fitted(settings.sweep_fit, settings.sweep_loss_growth, settings.sweep_gradient_growth)
+                return run.fitted(settings.sweep_fit, settings.sweep_loss_growth, gradient_growth)
 
             trainer = _Trainer(student, cls, hyper, objective, batch, plan, deadline, fits)
             first, steps, max_steps = trainer.run(plan.lr, settings.steps, settings.max_steps, settings=settings)
             sweep: list[TrainingRun] = []
-            if plan.lr_explicit and plan.lr and not fits(first):
+            # Not fitted: the same steps at other learning rates. With the file's rate that is
+            # ACT806's evidence; with a default one it tells a slow optimizer from a model that
+            # cannot learn at any rate (ACT852).
+            if plan.lr and not fits(first):
                 for lr in _sweep_order(first, plan.lr, settings):
                     if time.perf_counter() > deadline - trainer.step_seconds * max_steps:
                         notes.append("learning-rate sweep stopped: out of time")
@@ -551,11 +585,11 @@ class _Trainer:
         del optimizer
         return self._result(lr, losses, norms, nonfinite, ratios), steps, max_steps
 
-    @staticmethod
-    def _result(lr: float | None, losses: list[float], norms: list[float], nonfinite: int | None,
+    def _result(self, lr: float | None, losses: list[float], norms: list[float], nonfinite: int | None,
                 ratios: dict[str, list[float]]) -> TrainingRun:
+        constant = float(getattr(self.objective, "constant_loss", math.nan))
         medians = tuple((name, sorted(v)[len(v) // 2]) for name, v in ratios.items() if v)
-        return TrainingRun(lr, tuple(losses), tuple(norms), nonfinite, medians)
+        return TrainingRun(lr, tuple(losses), tuple(norms), nonfinite, medians, constant)
 
 
 def _record_ratios(weights: list[tuple[str, nn.Parameter]], before: list[torch.Tensor],

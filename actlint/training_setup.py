@@ -496,8 +496,11 @@ def _loops(index: _Index) -> list[LoopUse]:
         by_backward.setdefault(id(unit[1]), []).append(unit)
     inner = []
     for group in by_backward.values():
-        around = [u for u in group if _contains(u[0], u[1])] or group
-        inner.append(min(around, key=lambda u: -_depth(u[0], index)))
+        around = [u for u in group if _contains(u[0], u[1])]
+        if around:
+            inner.append(min(around, key=lambda u: -_depth(u[0], index)))
+        else:  # each loop calling the helper is a unit, except one around another (an epoch loop)
+            inner += [u for u in group if not any(o is not u and _contains(u[0], o[0]) for o in group)]
     inner.sort(key=lambda u: u[0].lineno)  # type: ignore[attr-defined]
     found = []
     for loop, backward, step, zeroes in inner:

@@ -556,6 +556,13 @@ def train(batches):
 """
 
 
+def fit_text(run: TrainingRun) -> str:
+    """``2.3 -> 0.41 (80% below its baseline)``; the baseline is named when it is the constant prediction."""
+    baseline = min(run.initial_loss, run.constant_loss) if run.constant_loss > 0 else run.initial_loss
+    named = "" if baseline == run.initial_loss else f" of {_fmt(baseline)}, the best constant prediction's loss"
+    return f"{_fmt(run.initial_loss)} -> {_fmt(run.final_loss)} ({max(run.reduction, 0.0):.0%} below its baseline{named})"
+
+
 def diverged(run: TrainingRun, loss_growth: float, gradient_growth: float) -> str | None:
     """How ``run`` diverged, or None."""
     if run.first_nonfinite_step is not None:
@@ -578,8 +585,8 @@ class TrainingDiverges(_TrainingMeasured):
         "The training probe trains a copy of the model with the file's optimizer (Adam at 1e-3 when the "
         "file builds none) and loss on one fixed synthetic batch for a few dozen steps. Fires when the "
         "loss becomes non-finite, the loss rises to ``loss-growth`` times its initial value, or the "
-        "global gradient norm grows by ``gradient-growth`` (a healthy run memorising one batch sees "
-        "both fall). Names the step."
+        "global gradient norm grows by ``gradient-growth`` without clipping (a healthy run memorising "
+        "one batch sees both fall). Names the step."
     )
     why = (
         "A learning rate too high for the model (or unclipped exploding gradients) makes each update "
@@ -602,7 +609,9 @@ class TrainingDiverges(_TrainingMeasured):
         report = _training_report(ctx)
         if report is None or report.run is None:
             return
-        how = diverged(report.run, self.option("loss-growth"), self.option("gradient-growth"))
+        # Clipped updates stay bounded however the gradient norm grows: only the loss decides then.
+        gradient_growth = math.inf if report.clipping else self.option("gradient-growth")
+        how = diverged(report.run, self.option("loss-growth"), gradient_growth)
         if how is None:
             return
         fits = report.fitting_lrs()
@@ -617,8 +626,9 @@ class CannotFitBatch(_TrainingMeasured):
     summary = "Training probe: the loss on one fixed batch barely moves, although a healthy model memorises it."
     what = (
         "Fires when the training probe's loss on its fixed batch falls by less than ``min-reduction`` "
-        "of its initial value, and no learning rate of the probe's sweep (run when the file's learning "
-        "rate is explicit) fits the batch either: the model itself cannot learn, whatever the rate."
+        "below its baseline (the initial loss, or the loss of the best constant prediction when lower: "
+        "learning the label frequencies is not fitting), and no learning rate of the probe's sweep fits "
+        "the batch either: the model itself cannot learn, whatever the rate."
     )
     why = (
         "Any healthy network memorises a batch of eight random labels in a few dozen steps. One that "
@@ -671,9 +681,8 @@ class CannotFitBatch(_TrainingMeasured):
         tried = ", ".join(f"{r.lr:g}" for r in report.sweep if r.lr is not None)
         swept = f"; neither did lr {tried}" if tried else ""
         yield ctx.finding(
-            f"cannot fit one batch: with {_setup(report)}, the loss went {_fmt(run.initial_loss)} -> "
-            f"{_fmt(run.final_loss)} in {len(run.losses)} steps ({run.reduction:.0%} lower, threshold "
-            f"{threshold:.0%}){swept}",
+            f"cannot fit one batch: with {_setup(report)}, the loss went {fit_text(run)} in {len(run.losses)} "
+            f"steps (threshold {threshold:.0%}){swept}",
             location=_where(ctx, report),
         )
 
@@ -755,13 +764,13 @@ class LearningRateOutOfRange(_TrainingMeasured):
             return
         best = min(fits, key=lambda lr: abs(math.log10(lr / run.lr)))
         outcome = diverged(run, report.fit_loss_growth, report.fit_gradient_growth) or (
-            f"the loss only fell {max(run.reduction, 0.0):.0%} ({_fmt(run.initial_loss)} -> {_fmt(run.final_loss)})")
+            f"the loss went {fit_text(run)}")
         good = next(r for r in report.sweep if r.lr == best)
         side = "high" if best < run.lr else "low"
         yield ctx.finding(
             f"learning rate {run.lr:g} looks too {side} for {report.optimizer.split('(')[0]} on this model: in the "
-            f"training probe at lr={run.lr:g} {outcome}; at lr={best:g} the loss fell {good.reduction:.0%} "
-            f"({_fmt(good.initial_loss)} -> {_fmt(good.final_loss)}) in {len(good.losses)} steps",
+            f"training probe at lr={run.lr:g} {outcome}; at lr={best:g} the loss went {fit_text(good)} in "
+            f"{len(good.losses)} steps",
             location=_where(ctx, report),
         )
 
