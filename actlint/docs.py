@@ -100,6 +100,13 @@ def probe_summary(rule: type[Rule]) -> str:
 def probe_explanation(rule: type[Rule]) -> str:
     """A paragraph: how the probe run confirms (or produces) this rule's findings."""
     kind = probe_kind(rule)
+    if kind == "measured" and "training" in rule.requires:
+        return (
+            "Measured by the training probe: a copy of the model is trained for a few dozen steps on one "
+            "fixed synthetic batch with the optimizer, learning rate, loss and clipping the file uses "
+            "(Adam at 1e-3 when it builds none). The rule runs only when the probe runs and "
+            "`--no-train-probe` is not given; its findings carry the status `measured` and the numbers."
+        )
     if kind == "measured":
         return (
             "Measured: this rule reads the probe's measurements at initialisation directly, so it "

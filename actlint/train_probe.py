@@ -26,8 +26,12 @@ How it works, and why:
   rate it separates a slow setup from a model that cannot learn at all (ACT852).
   "Fits" is the measurement criterion ``sweep_fit`` (a loss reduction), passed in by the
   pipeline from ACT852's threshold so the probe and the rule agree.
-* **Budget.** Steps scale to the model's cost (at least ``min_steps``) within
-  ``work_budget`` seconds; the wall-clock ``timeout`` is a safety net.
+* **Budget.** Steps scale to the model's cost, counted in FLOPs on the first step
+  (``torch.utils.flop_counter``), not in seconds, so that the same model gets the same
+  steps and the same findings on an idle or a busy machine: at least ``min_steps``
+  within ``flop_budget``, the sweep within ``sweep_flop_budget``; a model whose
+  ``min_steps`` alone would cost more is skipped with the reason. The wall-clock
+  ``timeout`` is only a safety net.
 """
 
 from __future__ import annotations
@@ -35,13 +39,15 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils._pytree import tree_flatten
+from torch.utils.flop_counter import FlopCounterMode
 
 from actlint.errors import one_line
 
@@ -53,7 +59,10 @@ REGRESSION = ("mse", "l1", "smooth_l1")
 DEFAULT_STEPS = 30
 DEFAULT_MAX_STEPS = 60
 DEFAULT_MIN_STEPS = 12
-DEFAULT_WORK_BUDGET = 6.0
+#: FLOPs budgets on a CPU (a 2-core machine does 40-190 GFLOP/s of training steps); CUDA gets 100x.
+CPU_FLOP_BUDGET = 3e11
+CPU_SWEEP_FLOP_BUDGET = 1.2e12
+CUDA_FACTOR = 100.0
 #: Sampled steps at which update-to-weight ratios are measured (fractions of the run).
 _RATIO_POINTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -94,9 +103,14 @@ class TrainingSettings:
     #: (when the model is cheap enough), stopping as soon as it fits.
     steps: int = DEFAULT_STEPS
     max_steps: int = DEFAULT_MAX_STEPS
-    #: The fewest steps an expensive model gets within the work budget.
+    #: The fewest steps an expensive model gets (more than the budget allows, if need be).
     min_steps: int = DEFAULT_MIN_STEPS
-    work_budget: float = DEFAULT_WORK_BUDGET
+    #: FLOPs of training steps to aim for (about 6 s of a 2-core CPU; 100x on CUDA). Counted,
+    #: not timed: the same model gets the same steps on a busy machine. None: by device.
+    flop_budget: float | None = None
+    #: FLOPs the whole probe may spend, sweep included; a model whose ``min_steps`` alone
+    #: cost more is skipped (with the reason).
+    sweep_flop_budget: float | None = None
     timeout: float = 60.0
     seed: int = 0
     #: A run "fits" when the loss falls by at least this fraction (ACT852's threshold) and stays
@@ -329,10 +343,13 @@ def _per_sample(draw: Callable[[tuple[int, ...]], torch.Tensor], shape: tuple[in
 
 
 def make_objective(kind: str, y: torch.Tensor, gen: torch.Generator, ends_in: str | None = None,
-                   batch_dim: int = 0) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``loss(output)`` on fixed random targets (one per sample) of the form ``kind`` expects.
+                   batch_dim: int = 0, teacher: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``loss(output)`` on fixed synthetic targets of the form ``kind`` expects.
 
-    ``batch_dim``: the output's sample dim (1 for time-first sequence models).
+    Targets are random per sample (``batch_dim``: the output's sample dim, 1 for time-first
+    sequence models), or derived from ``teacher`` (the output of a re-drawn copy of the
+    model on the same batch) for dense outputs: a per-pixel map must be a function of the
+    input that a convolutional model can express, and a teacher's output is one by construction.
     """
     device = y.device
     if kind in CLASSIFICATION:
@@ -341,8 +358,11 @@ def make_objective(kind: str, y: torch.Tensor, gen: torch.Generator, ends_in: st
         shape = list(y.shape)
         del shape[dim]
         sample_dim = batch_dim if batch_dim < dim else max(batch_dim - 1, 0)
-        target = _per_sample(lambda head: torch.randint(0, max(classes, 1), head, generator=gen),
-                             tuple(shape), (sample_dim,)).to(device)
+        if teacher is not None:
+            target = teacher.argmax(dim).to(device)
+        else:
+            target = _per_sample(lambda head: torch.randint(0, max(classes, 1), head, generator=gen),
+                                 tuple(shape), (sample_dim,)).to(device)
         probabilities = kind == "nll" and ends_in == "softmax"
 
         def classify(out: torch.Tensor) -> torch.Tensor:
@@ -360,13 +380,20 @@ def make_objective(kind: str, y: torch.Tensor, gen: torch.Generator, ends_in: st
     channel_dim = y.dim() - 1 if y.dim() == 3 else min(1, y.dim() - 1)
     keep = (batch_dim, channel_dim)
     if kind in BINARY:
-        target = _per_sample(lambda head: torch.randint(0, 2, head, generator=gen).float(), tuple(y.shape), keep).to(device)
+        if teacher is not None:
+            target = (teacher > teacher.median()).float().to(device)
+        else:
+            target = _per_sample(lambda head: torch.randint(0, 2, head, generator=gen).float(), tuple(y.shape),
+                                 keep).to(device)
         mean = target.mean(dim=batch_dim, keepdim=True).clamp(1e-6, 1 - 1e-6)
         entropy = float(-(mean * mean.log() + (1 - mean) * (1 - mean).log()).mean())
         if kind == "bce":
             return _with_constant(lambda out: F.binary_cross_entropy(out.float().clamp(0.0, 1.0), target), entropy)
         return _with_constant(lambda out: F.binary_cross_entropy_with_logits(out.float(), target), entropy)
-    target = _per_sample(lambda head: torch.randn(head, generator=gen), tuple(y.shape), keep).to(device)
+    if teacher is not None:
+        target = teacher.float().to(device)
+    else:
+        target = _per_sample(lambda head: torch.randn(head, generator=gen), tuple(y.shape), keep).to(device)
     centre = target.median(dim=batch_dim, keepdim=True).values if kind == "l1" else target.mean(dim=batch_dim, keepdim=True)
     if kind == "l1":
         return _with_constant(lambda out: F.l1_loss(out.float(), target), float(F.l1_loss(centre.expand_as(target), target)))
@@ -392,6 +419,10 @@ class _OutOfTime(Exception):
     pass
 
 
+class _TooExpensive(Exception):
+    pass
+
+
 def _optimizer_class(name: str) -> type[torch.optim.Optimizer] | None:
     cls = getattr(torch.optim, name, None)
     return cls if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) else None
@@ -410,6 +441,9 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
     plan = plan or TrainingPlan()
     settings = settings or TrainingSettings()
     device = resolve_device(settings.device)
+    scale = CUDA_FACTOR if device.type == "cuda" else 1.0
+    settings = replace(settings, flop_budget=settings.flop_budget or CPU_FLOP_BUDGET * scale,
+                       sweep_flop_budget=settings.sweep_flop_budget or CPU_SWEEP_FLOP_BUDGET * scale)
     base: dict[str, Any] = dict(optimizer_origin=plan.optimizer_origin, loss_origin=plan.loss_origin,
                                 device=str(device), lr_explicit=plan.lr_explicit, fit_fraction=settings.sweep_fit,
                                 fit_loss_growth=settings.sweep_loss_growth,
@@ -448,7 +482,8 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
             # The sample dim of the output: the one of the inferred batch size (time-first RNNs: dim 1).
             batch_dim = 1 if (out.dim() >= 3 and out.shape[0] != settings.batch_size
                               and out.shape[1] == settings.batch_size) else 0
-            objective = make_objective(kind, out, gen, ends_in, batch_dim)
+            teacher = _teacher_output(student, batch, gen) if out.dim() >= 4 else None
+            objective = make_objective(kind, out, gen, ends_in, batch_dim, teacher)
             hyper = dict(plan.hyperparameters)
 
             # With clipping, a growing gradient norm does not make the updates grow: not a divergence.
@@ -465,10 +500,14 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
             # ACT806's evidence; with a default one it tells a slow optimizer from a model that
             # cannot learn at any rate (ACT852).
             if plan.lr and not fits(first):
+                spent = trainer.step_flops * len(first.losses)
                 for lr in _sweep_order(first, plan.lr, settings):
-                    if time.perf_counter() > deadline - trainer.step_seconds * max_steps:
-                        notes.append("learning-rate sweep stopped: out of time")
+                    if spent + trainer.step_flops * max_steps > settings.sweep_flop_budget:
+                        notes.append(f"learning-rate sweep stopped after {len(sweep)} of "
+                                     f"{2 * settings.sweep_decades} rates: over its budget of "
+                                     f"{settings.sweep_flop_budget / 1e9:.3g} GFLOPs")
                         break
+                    spent += trainer.step_flops * max_steps
                     student.load_state_dict(initial)
                     run, _, _ = trainer.run(lr, steps, max_steps)
                     sweep.append(run)
@@ -476,6 +515,8 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
                         break
             if trainer.cut_short:
                 notes.append(trainer.cut_short)
+    except _TooExpensive as exc:
+        return TrainingReport.not_run("skipped", str(exc), seconds=time.perf_counter() - start, **base)
     except _OutOfTime:
         return TrainingReport.not_run("timeout", f"exceeded the training probe's time budget of {settings.timeout:g}s",
                                       seconds=time.perf_counter() - start, **base)
@@ -488,6 +529,28 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
         status="ok", optimizer=plan.describe(), loss=kind, clipping=clipping, batch_size=_batch(inputs),
         steps=steps, steps_wanted=settings.steps, seconds=time.perf_counter() - start, run=first, sweep=tuple(sweep), notes=tuple(notes), **base,
     )
+
+
+def _teacher_output(model: nn.Module, batch: tuple[Any, ...], gen: torch.Generator) -> torch.Tensor | None:
+    """The output of a copy of ``model`` whose weight tensors are re-drawn at the same scale.
+
+    Dense outputs (images, masks) get targets the architecture can express: those of
+    another network of the same shape (the teacher-student setup).
+    """
+    teacher = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in teacher.parameters():
+            if p.dim() >= 2:
+                std = float(p.float().std()) or 1.0 / math.sqrt(max(p[0].numel(), 1))
+                p.copy_(torch.randn(p.shape, generator=gen).to(device=p.device, dtype=p.dtype) * std)
+        out = primary_output(teacher(*batch), need_grad=False)
+    if out is None:
+        return None
+    # The input-dependent part at unit scale: a teacher whose biases dominate would make
+    # learning a constant look like fitting.
+    out = out.detach().float()
+    centred = out - out.mean(dim=0, keepdim=True)
+    return centred / centred.std().clamp_min(1e-12)
 
 
 def _batch(inputs: tuple[Any, ...]) -> int:
@@ -517,7 +580,7 @@ class _Trainer:
                  plan: TrainingPlan, deadline: float, fits: Callable[[TrainingRun], bool]) -> None:
         self.model, self.cls, self.hyper, self.objective = model, cls, hyper, objective
         self.batch, self.plan, self.deadline, self.fits = batch, plan, deadline, fits
-        self.step_seconds = 0.0
+        self.step_flops = 0.0  # forward + backward of one step (torch.utils.flop_counter)
         self.cut_short = ""
 
     def run(self, lr: float | None, steps: int, max_steps: int, *, settings: TrainingSettings | None = None
@@ -547,11 +610,21 @@ class _Trainer:
             if time.perf_counter() > self.deadline:
                 raise _OutOfTime
             optimizer.zero_grad(set_to_none=True)
-            out = primary_output(model(*self.batch))
-            if out is None:
-                raise RuntimeError("no floating output depends on trainable parameters")
-            loss = self.objective(out)
-            loss.backward()
+            counter = FlopCounterMode(display=False) if settings is not None and step == 0 else nullcontext()
+            with counter:
+                out = primary_output(model(*self.batch))
+                if out is None:
+                    raise RuntimeError("no floating output depends on trainable parameters")
+                loss = self.objective(out)
+                loss.backward()
+            if isinstance(counter, FlopCounterMode):
+                self.step_flops = float(counter.get_total_flops())
+                budget = settings.sweep_flop_budget or math.inf  # type: ignore[union-attr]
+                if self.step_flops * settings.min_steps > budget:  # type: ignore[union-attr]
+                    raise _TooExpensive(
+                        f"one training step costs {self.step_flops / 1e9:.3g} GFLOPs: "
+                        f"{settings.min_steps} steps would exceed the training probe's budget of "  # type: ignore[union-attr]
+                        f"{budget / 1e9:.3g} GFLOPs on this device")
             grads = [p.grad for p in params if p.grad is not None]
             if self.plan.clip_norm is not None:
                 norm = torch.nn.utils.clip_grad_norm_(params, self.plan.clip_norm)
@@ -570,17 +643,20 @@ class _Trainer:
             if before is not None:
                 _record_ratios(weights, before, ratios)
             step += 1
-            if settings is not None and step == 2:
-                # Scale the run to the model's cost: the second step is free of first-call overheads.
-                self.step_seconds = (time.perf_counter() - started) / 2
-                affordable = int(settings.work_budget / max(self.step_seconds, 1e-9))
-                max_steps = max(steps if affordable >= steps else 0, min(max_steps, affordable))
+            if settings is not None and step == 1:
+                # Scale the run to the model's cost, counted in FLOPs (not seconds: the same
+                # model gets the same steps however busy the machine is).
+                affordable = int((settings.flop_budget or math.inf) / max(self.step_flops, 1.0)) \
+                    if self.step_flops else max_steps
                 if affordable < steps:
                     new = max(settings.min_steps, affordable)
-                    self.cut_short = (f"{new} of {steps} training steps: one step took {self.step_seconds:.2f}s, "
-                                      f"over the training probe's work budget of {settings.work_budget:g}s")
+                    self.cut_short = (f"{new} of {steps} training steps: one step costs "
+                                      f"{self.step_flops / 1e9:.3g} GFLOPs, over the training probe's budget of "
+                                      f"{settings.flop_budget / 1e9:.3g} GFLOPs")
                     steps = max_steps = new
                     sampled = {round(f * (steps - 1)) for f in _RATIO_POINTS}
+                else:
+                    max_steps = min(max_steps, max(steps, affordable))
         optimizer.zero_grad(set_to_none=True)
         del optimizer
         return self._result(lr, losses, norms, nonfinite, ratios), steps, max_steps

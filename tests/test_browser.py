@@ -187,10 +187,11 @@ def test_report_renders_in_chromium(tmp_path, monkeypatch):
     assert _problems(events) == []
     # Both charts are laid out at a readable size and hold their lines.
     charts = {c["chart"]: c for c in facts["charts"]}
-    assert set(charts) == {"gradient-flow", "activation-health"}
-    for chart in charts.values():
+    assert set(charts) == {"gradient-flow", "activation-health", "training-loss", "update-ratio"}
+    for key, chart in charts.items():
         assert chart["width"] > 900 and chart["height"] > 250, chart
-        assert chart["lines"] >= 2, chart
+        # The loss chart draws the file's rate and the sweep's; the ratio chart one line.
+        assert chart["lines"] >= (1 if key == "update-ratio" else 2), chart
     assert facts["cards"] == len(run.findings())
     assert facts["scrollHeight"] > VIEWPORT["height"]
     # The screenshot shows a page, not a blank or single-colour canvas.

@@ -32,7 +32,9 @@ from actlint.errors import UserError
 from actlint.findings import Finding, ProbeStatus, Severity
 from actlint.graph import GraphView, OpNode, parameter_count
 from actlint.probe_report import LayerStats, ProbeReport
-from actlint.report.html_charts import Chart, activation_health_chart, gradient_flow_chart, sci
+from actlint.report.html_charts import (
+    Chart, activation_health_chart, gradient_flow_chart, sci, training_loss_chart, update_ratio_chart,
+)
 from actlint.results import LintRun, ModelResult
 from actlint.rules.registry import default_registry
 
@@ -533,6 +535,9 @@ def build_model_view(result: ModelResult, index: int) -> ModelView:
     charts: list[Chart] = []
     if report is not None and report.ok:
         charts = [gradient_flow_chart(report, options), activation_health_chart(report, options)]
+        training = report.training
+        if training is not None and training.ok:
+            charts += [training_loss_chart(training, options), update_ratio_chart(training, options)]
 
     facts = [
         ("file", result.file),

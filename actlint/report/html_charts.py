@@ -507,3 +507,132 @@ def activation_health_chart(report: ProbeReport, options: dict[str, dict]) -> Ch
 
 
 __all__ = ["Chart", "gradient_flow_chart", "activation_health_chart", "make_bins", "MAX_POINTS", "sci"]
+
+
+# --- the training charts (the training probe) ----------------------------------------------------
+
+TRAINING_PLOT = 210
+#: CSS classes of the training runs: the file's learning rate, then the sweep's.
+_RUN_CSS = ("signal", "sweep1", "sweep2", "sweep3", "sweep4", "sweep5", "sweep6")
+
+
+def _step_axis(steps: int, x0: float = LEFT, x1: float = WIDTH - RIGHT) -> tuple[Callable[[int], float], list[Tick]]:
+    span = max(steps - 1, 1)
+
+    def x(step: int) -> float:
+        return round(x0 + (x1 - x0) * step / span, 1)
+
+    stride = _nice_step(span / 10)
+    return x, [Tick(x(s), str(s)) for s in range(0, steps, stride)]
+
+
+def training_loss_chart(training, options: dict[str, dict]) -> Chart:
+    """The loss on the probe's fixed batch per step, one line per learning rate, with ACT852's line.
+
+    ``training`` is a :class:`~actlint.train_probe.TrainingReport` that ran.
+    """
+    runs = [training.run] + list(training.sweep)
+    steps = max(len(r.losses) for r in runs)
+    x, ticks = _step_axis(steps)
+    top, bottom = 16, 16 + TRAINING_PLOT
+    first = training.run
+    baseline = min(first.initial_loss, first.constant_loss) if finite_positive(first.constant_loss) else first.initial_loss
+    lines: list[tuple[float, str, str]] = []
+    if finite_positive(first.constant_loss):
+        lines.append((first.constant_loss, "best constant prediction", "threshold-baseline"))
+    if "ACT852" in options and finite_positive(baseline):
+        t = options["ACT852"]["min-reduction"]
+        lines.append((baseline * (1 - t), f"ACT852: fitted below {1 - t:.0%} of the baseline", "threshold-vanish"))
+    values = [v for r in runs for v in r.losses] + [v for v, _, _ in lines]
+    scale = LogScale(values, top + 12, bottom - 12)
+    panel = Panel(title="", y_label="loss (log)", x0=LEFT, y0=top, x1=WIDTH - RIGHT, y1=bottom,
+                  y_ticks=scale.ticks(), x_ticks=ticks)
+    legend = []
+    for run, css in zip(runs, _RUN_CSS):
+        series = Series(f"lr={run.lr:g}", css)
+        path = []
+        for step, loss in enumerate(run.losses):
+            if not finite_positive(loss):
+                if loss is not None and not math.isfinite(loss):
+                    panel.flags.append(Marker(x(step), top + 4, f"lr={run.lr:g}: loss {sci(loss)} at step {step}",
+                                              "nonfinite"))
+                continue
+            y = scale.y(loss)
+            path.append(f"{'L' if path else 'M'}{x(step)},{y}")
+            if len(run.losses) <= MAX_MARKERS:
+                series.markers.append(Marker(x(step), y, f"lr={run.lr:g}, step {step}: loss {sci(loss)}"))
+        series.path = " ".join(path)
+        panel.series.append(series)
+        origin = "the file's" if run is first and training.lr_explicit else ("default" if run is first else "sweep")
+        legend.append(LegendItem(css, f"lr={run.lr:g} ({origin})", "line"))
+    panel.hlines = [HLine(scale.y(v), label, css) for v, label, css in lines if finite_positive(v)]
+    legend += [LegendItem(css, label.split(":")[0], "dash") for _, label, css in lines]
+    notes = [f"{training.optimizer}, {training.loss} loss on one fixed batch of {training.batch_size} "
+             f"({training.optimizer_origin}; loss: {training.loss_origin})."]
+    if training.clipping:
+        notes.append(f"Gradients clipped as the file does: {training.clipping}.")
+    if training.sweep:
+        notes.append("The batch was not fitted at the first learning rate, so the probe tried others.")
+    notes += list(training.notes)
+    return Chart(
+        key="training-loss",
+        title="Training probe: loss",
+        description=(f"Log-scale loss over {steps} optimizer steps on one fixed batch, "
+                     f"for {len(runs)} learning rate{'s' if len(runs) != 1 else ''}."),
+        height=round(bottom + 34 + 4),
+        panels=[panel],
+        legend=legend,
+        x_label="optimizer steps",
+        notes=notes,
+    )
+
+
+def update_ratio_chart(training, options: dict[str, dict]) -> Chart:
+    """Per weight tensor, log scale: the median update-to-weight ratio, with ACT853's bounds."""
+    ratios = list(training.run.update_ratios)
+    top, bottom = 16, 16 + GRADIENT_PLOT
+    centers = _x_centers(len(ratios), LEFT, WIDTH - RIGHT)
+    lines: list[tuple[float, str, str]] = []
+    if "ACT853" in options:
+        lines.append((options["ACT853"]["low"], f"ACT853 low: {options['ACT853']['low']:g}", "threshold-vanish"))
+        lines.append((options["ACT853"]["high"], f"ACT853 high: {options['ACT853']['high']:g}", "threshold-explode"))
+    scale = LogScale([r for _, r in ratios] + [v for v, _, _ in lines], top + 12, bottom - 12)
+    named = len(ratios) <= MAX_NAMED_TICKS
+    labels = [_short(name.rsplit(".", 1)[0] or name) for name, _ in ratios]
+    widest = max((len(label) for label in labels), default=0) * _CHAR_PX
+    rotate = named and bool(ratios) and widest > (WIDTH - RIGHT - LEFT) / len(ratios) - 6
+    room = (22 + widest * 0.65 if rotate else 34) if named else 34
+    ticks = ([Tick(x, label) for x, label in zip(centers, labels)] if named
+             else [Tick(centers[i], str(i + 1)) for i in range(0, len(ratios), _nice_step(len(ratios) / 10))])
+    panel = Panel(title="", y_label="update / weight (log)", x0=LEFT, y0=top, x1=WIDTH - RIGHT, y1=bottom,
+                  y_ticks=scale.ticks(), x_ticks=ticks, rotate_x_labels=rotate)
+    if not ratios:
+        panel.empty = "No weight matrices or kernels were updated."
+    series = Series("update ratio", "wgrad")
+    path = []
+    for (name, ratio), x in zip(ratios, centers):
+        if ratio == 0:
+            panel.flags.append(Marker(x, bottom - 4, f"{name}: exactly 0 (never updated)", "zero"))
+            continue
+        if not finite_positive(ratio):
+            continue
+        y = scale.y(ratio)
+        path.append(f"{'L' if path else 'M'}{x},{y}")
+        series.markers.append(Marker(x, y, f"{name}: {sci(ratio)}"))
+    series.path = " ".join(path)
+    panel.series.append(series)
+    panel.hlines = [HLine(scale.y(v), label, css) for v, label, css in lines]
+    notes = [f"||w_after - w_before|| / ||w_before|| per weight tensor, median over sampled steps at lr={training.run.lr:g}."]
+    if any(f.css == "zero" for f in panel.flags):
+        notes.append("Triangles at the bottom mark tensors that never moved.")
+    return Chart(
+        key="update-ratio",
+        title="Training probe: update-to-weight ratios",
+        description=f"Log-scale update-to-weight ratio of {len(ratios)} weight tensors in model order.",
+        height=round(bottom + room + 4),
+        panels=[panel],
+        legend=[LegendItem("wgrad", "median update / weight", "line")]
+        + [LegendItem(css, label.split(":")[0], "dash") for _, label, css in lines],
+        x_label="weight tensors, input \u2192 output",
+        notes=notes,
+    )

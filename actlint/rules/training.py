@@ -30,7 +30,7 @@ import torch.nn as nn
 from actlint.findings import Finding, ProbeStatus, ProbeVerdict, Severity
 from actlint.location import SourceLocation
 from actlint.rules.base import Example, Option, Rule, RuleContext
-from actlint.train_probe import TrainingReport, TrainingRun
+from actlint.train_probe import TrainingReport, TrainingRun, _num
 from actlint.training_setup import ModelTraining, Site, training_for
 
 _RECURRENT = (nn.RNNBase, nn.RNNCellBase)
@@ -256,7 +256,7 @@ class RNNWithoutClipping(_Static):
             return
         site = training.loops[0].step if training.loops else training.optimizers[0].site
         yield ctx.finding(
-            f"the model's {', '.join(recurrent)} is trained without gradient clipping: one exploding "
+            f"the model ({', '.join(recurrent)}) is trained without gradient clipping: one exploding "
             f"gradient through time can throw the weights far off (clip before step())",
             location=_loc(ctx, site),
         )
@@ -338,7 +338,7 @@ class AdamWeightDecay(_Static):
             decay = values.get("weight_decay")
             if isinstance(decay, (int, float)) and not isinstance(decay, bool) and decay > 0:
                 yield ctx.finding(
-                    f"Adam(weight_decay={decay:g}) applies L2 through Adam's adaptive scaling, which is not "
+                    f"Adam(weight_decay={decay:g}) applies L2 through the adaptive scaling of Adam, which is not "
                     f"decoupled weight decay: use AdamW(weight_decay=...)",
                     location=_loc(ctx, use.site),
                 )
@@ -537,7 +537,24 @@ class _TrainingMeasured(Rule):
     confirmed_by = "measured"
 
     def confirm(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
-        return ProbeVerdict(ProbeStatus.MEASURED, "measured by the training probe")
+        report = _training_report(ctx)
+        return ProbeVerdict(ProbeStatus.MEASURED, "measured by the training probe",
+                            training_metrics(report) if report is not None else {})
+
+
+def training_metrics(report: TrainingReport) -> dict:
+    """The numbers a training-probe finding carries (JSON, SARIF properties, HTML cards)."""
+    run = report.run
+    assert run is not None
+    metrics = {
+        "optimizer": report.optimizer, "loss": report.loss, "steps": len(run.losses),
+        "initial_loss": run.initial_loss, "final_loss": run.final_loss, "loss_reduction": run.reduction,
+        "loss_growth": run.growth, "gradient_growth": run.grad_growth, "median_update_ratio": run.median_ratio(),
+        "first_nonfinite_step": run.first_nonfinite_step,
+        "fitting_learning_rates": report.fitting_lrs(),
+    }
+    # Strict JSON: NaN and Inf become strings, like the probe's own numbers.
+    return {k: _num(v) if isinstance(v, float) else v for k, v in metrics.items()}
 
 
 _MLP_SCRIPT = """
@@ -559,7 +576,7 @@ def train(batches):
 def fit_text(run: TrainingRun) -> str:
     """``2.3 -> 0.41 (80% below its baseline)``; the baseline is named when it is the constant prediction."""
     baseline = min(run.initial_loss, run.constant_loss) if run.constant_loss > 0 else run.initial_loss
-    named = "" if baseline == run.initial_loss else f" of {_fmt(baseline)}, the best constant prediction's loss"
+    named = "" if baseline == run.initial_loss else f" of {_fmt(baseline)}, the loss of the best constant prediction"
     return f"{_fmt(run.initial_loss)} -> {_fmt(run.final_loss)} ({max(run.reduction, 0.0):.0%} below its baseline{named})"
 
 
@@ -628,7 +645,8 @@ class CannotFitBatch(_TrainingMeasured):
         "Fires when the training probe's loss on its fixed batch falls by less than ``min-reduction`` "
         "below its baseline (the initial loss, or the loss of the best constant prediction when lower: "
         "learning the label frequencies is not fitting), and no learning rate of the probe's sweep fits "
-        "the batch either: the model itself cannot learn, whatever the rate."
+        "the batch either: the model itself cannot learn, whatever the rate. An expensive model that got "
+        "fewer steps than the default within the probe's work budget is not judged."
     )
     why = (
         "Any healthy network memorises a batch of eight random labels in a few dozen steps. One that "
@@ -678,6 +696,8 @@ class CannotFitBatch(_TrainingMeasured):
             return
         if report.fitting_lrs():
             return  # the model can learn: the learning rate is the problem (ACT806)
+        if report.steps < report.steps_wanted:
+            return  # an expensive model got fewer steps than a healthy one may need: no verdict
         tried = ", ".join(f"{r.lr:g}" for r in report.sweep if r.lr is not None)
         swept = f"; neither did lr {tried}" if tried else ""
         yield ctx.finding(
@@ -762,8 +782,11 @@ class LearningRateOutOfRange(_TrainingMeasured):
         run = report.run
         if not fits or run.lr is None:
             return
+        unstable = diverged(run, report.fit_loss_growth, report.fit_gradient_growth)
+        if report.steps < report.steps_wanted and not unstable:
+            return  # too few steps to call a slow fit too slow
         best = min(fits, key=lambda lr: abs(math.log10(lr / run.lr)))
-        outcome = diverged(run, report.fit_loss_growth, report.fit_gradient_growth) or (
+        outcome = unstable or (
             f"the loss went {fit_text(run)}")
         good = next(r for r in report.sweep if r.lr == best)
         side = "high" if best < run.lr else "low"
