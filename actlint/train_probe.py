@@ -121,6 +121,9 @@ class TrainingSettings:
     sweep_gradient_growth: float = 5.0
     #: The batch size of inferred example inputs (finds the sample dim of time-first outputs).
     batch_size: int = 8
+    #: Smaller example batches are resampled to this many samples (a batch of 2 is fitted by
+    #: learning the label frequencies alone).
+    min_batch: int = 8
     #: Decades tried by the learning-rate sweep, on each side.
     sweep_decades: int = 3
 
@@ -472,6 +475,14 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
             from actlint.probe import _to_device  # one device helper for both probes
 
             batch = _to_device(inputs, device)
+            old_batch = _batch(inputs)
+            if old_batch < settings.min_batch:
+                # Two samples are memorised by learning the label frequencies alone: the fixed
+                # batch gets at least min_batch samples, drawn like the example inputs.
+                from actlint.probe import _resample
+
+                batch = _to_device(_resample(inputs, gen, settings.min_batch, old_batch), device)
+                notes.append(f"the batch of {old_batch} example inputs was resampled to {settings.min_batch} samples")
             with torch.no_grad():
                 out = primary_output(student(*batch), need_grad=False)
             if out is None:
@@ -526,7 +537,7 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
     clipping = (f"clip_grad_norm_(max_norm={_fmt(plan.clip_norm)})" if plan.clip_norm is not None
                 else f"clip_grad_value_(clip_value={_fmt(plan.clip_value)})" if plan.clip_value is not None else "")
     return TrainingReport(
-        status="ok", optimizer=plan.describe(), loss=kind, clipping=clipping, batch_size=_batch(inputs),
+        status="ok", optimizer=plan.describe(), loss=kind, clipping=clipping, batch_size=_batch(batch),
         steps=steps, steps_wanted=settings.steps, seconds=time.perf_counter() - start, run=first, sweep=tuple(sweep), notes=tuple(notes), **base,
     )
 
@@ -566,7 +577,7 @@ def _sweep_order(first: TrainingRun, lr: float, settings: TrainingSettings) -> l
     A loss that went non-finite or grew, or updates as large as the weights, point to a
     learning rate too high; a loss that barely moved with tiny updates, to one too low.
     """
-    too_high = (first.first_nonfinite_step is not None or first.growth > 1.5 or first.grad_growth > 2
+    too_high = (first.first_nonfinite_step is not None or first.growth > 1.5
                 or (math.isfinite(first.median_ratio()) and first.median_ratio() > 0.1))
     down = [float(f"{lr / 10 ** k:.6g}") for k in range(1, settings.sweep_decades + 1)]
     up = [float(f"{lr * 10 ** k:.6g}") for k in range(1, settings.sweep_decades + 1)]

@@ -338,3 +338,43 @@ for x in data:
 """)
     assert [o.name for o in setup.optimizers] == ["SGD"] and len(setup.schedulers) == 1
     assert [c.kind for c in setup.clipping] == ["norm"] and setup.loops and setup.loops[0].zeroes
+
+
+def test_steps_are_budgeted_in_counted_flops_so_reports_do_not_depend_on_load():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(16, 10))
+    inputs = (torch.randn(8, 3, 32, 32),)
+    tight = TrainingSettings(device="cpu", flop_budget=1e8, sweep_flop_budget=1e10)
+    first = run_training_probe(model, inputs, settings=tight)
+    second = run_training_probe(model, inputs, settings=tight)
+    assert first.steps == second.steps == 12  # the minimum: the budget covers 7
+    assert first.run.losses == second.run.losses
+    assert any("GFLOPs" in note for note in first.notes)
+    skipped = run_training_probe(model, inputs, settings=TrainingSettings(device="cpu", sweep_flop_budget=1e8))
+    assert skipped.status == "skipped" and "GFLOPs" in skipped.reason
+
+
+def test_small_example_batches_are_resampled_to_eight_samples():
+    model = nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 10))
+    report = run_training_probe(model, (torch.randn(2, 16),), settings=TrainingSettings(device="cpu"))
+    assert report.batch_size == 8 and any("resampled to 8" in n for n in report.notes)
+
+
+def test_gradient_norm_growth_is_judged_for_unclipped_recurrent_models_only():
+    from actlint.rules.training import gradient_growth_applies
+    from actlint.train_probe import TrainingReport
+
+    lstm = nn.LSTM(4, 8)
+    assert gradient_growth_applies(nn.Sequential(lstm), TrainingReport("ok"))
+    assert not gradient_growth_applies(nn.Sequential(lstm), TrainingReport("ok", clipping="clip_grad_norm_(max_norm=1)"))
+    assert not gradient_growth_applies(nn.Sequential(nn.Linear(4, 8)), TrainingReport("ok"))
+
+
+def test_dense_outputs_are_fitted_against_a_teacher_of_the_same_shape():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 16, 5, padding=2), nn.Tanh(), nn.Conv2d(16, 4, 3, padding=1),
+                          nn.PixelShuffle(2))
+    report = run_training_probe(model, (torch.randn(8, 1, 16, 16),), TrainingPlan(loss="mse"),
+                                TrainingSettings(device="cpu"))
+    assert report.ok and report.run.reduction >= 0.2, report.run  # a local model can express the targets
