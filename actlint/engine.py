@@ -85,7 +85,9 @@ def missing_requirement(rule: Rule, ctx: RuleContext) -> str | None:
         if training is None:
             return NO_TRAINING
         if not training.ok:
-            return f"needs the training probe (training probe {training.status}: {training.reason})"
+            status = {"skipped": "was skipped", "timeout": "timed out", "error": "failed"}.get(training.status,
+                                                                                         training.status)
+            return f"needs the training probe, which {status}: {training.reason}"
     return None
 
 
@@ -101,7 +103,7 @@ _SHORT_REASONS = {NO_DATAFLOW: "no dataflow graph", NO_SHAPES: "no example input
 
 def short_reason(reason: str) -> str:
     """``"no dataflow graph"`` for the summary line."""
-    if reason.startswith("needs the training probe ("):
+    if reason.startswith("needs the training probe"):
         return "the training probe did not run"
     return _SHORT_REASONS.get(reason, reason)
 

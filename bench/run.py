@@ -7,6 +7,7 @@ Rows (targets from DESIGN.md):
   (torchvision's models when torchvision is installed, else the same topologies from tests/corpus);
 - the rule engine on generated graphs of 1k, 10k and 100k nodes (linear: ms per 1,000 nodes flat);
 - the probe vs the same number of plain forward/backward passes (time <= 1.5x, peak memory <= 1.3x);
+- the training probe vs the same number of plain optimizer steps (<= 2x);
 - the executed trace of a 12-layer transformer vs one plain forward pass (<= 3x);
 - the CLI on a small model vs `python -c "import torch"`;
 - `actlint rules`, `actlint explain` and `actlint --help` vs `python -c pass` (they never import torch);
@@ -115,6 +116,18 @@ def probe_rows() -> list[tuple[str, float, str, str]]:
     return rows
 
 
+def train_probe_rows() -> list[tuple[str, float, str, str]]:
+    out = subprocess.run([sys.executable, str(BENCH / "bench_train_probe.py")], cwd=REPO, capture_output=True,
+                         text=True)
+    rows = []
+    for line in out.stdout.splitlines():
+        parts = line.rsplit(None, 4)
+        if len(parts) == 5 and parts[-1].endswith("x") and parts[-1][:-1].replace(".", "", 1).isdigit():
+            rows.append((f"training probe vs plain Adam steps, {parts[0].strip()}", float(parts[-1][:-1]), "<= 2x",
+                         f"{parts[2]} s for {parts[3]} steps vs {parts[1]} s"))
+    return rows
+
+
 def trace_rows() -> list[tuple[str, float, str, str]]:
     out = subprocess.run([sys.executable, str(BENCH / "bench_trace.py"), "--repeat", "5"], cwd=REPO,
                          capture_output=True, text=True).stdout
@@ -182,7 +195,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = static_rows(args.repeat) + rule_rows() + trace_rows() + cli_rows(args.repeat)
     if not args.quick:
-        rows += probe_rows() + meta_rows()
+        rows += probe_rows() + train_probe_rows() + meta_rows()
     import torch
 
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
