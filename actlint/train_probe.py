@@ -73,7 +73,8 @@ class TrainingPlan:
 
     optimizer: str = "Adam"  # a torch.optim class name
     hyperparameters: tuple[tuple[str, Any], ...] = (("lr", 1e-3),)
-    #: True when the learning rate is the file's (a literal or a resolved value).
+    #: True when the learning rate is the file's (a resolved value, or the default of the
+    #: optimizer class the file builds without one).
     lr_explicit: bool = False
     #: Where the plan comes from, for messages: "the file (line 31)" or "default: ...".
     optimizer_origin: str = "default: the file builds no optimizer"
@@ -116,7 +117,7 @@ class TrainingSettings:
     #: A run "fits" when the loss falls by at least this fraction (ACT852's threshold) and stays
     #: stable: its loss never rises to ``sweep_loss_growth`` times the first, nor its gradient
     #: norm by ``sweep_gradient_growth`` (ACT851's thresholds). Other runs start the sweep.
-    sweep_fit: float = 0.2
+    sweep_fit: float = 0.05
     sweep_loss_growth: float = 3.0
     sweep_gradient_growth: float = 5.0
     #: The batch size of inferred example inputs (finds the sample dim of time-first outputs).
@@ -228,11 +229,14 @@ class TrainingReport:
     seconds: float = 0.0
     #: The run with the file's (or the default) learning rate.
     run: TrainingRun | None = None
-    #: Runs at other learning rates (only when ``run`` did not fit and the lr is the file's).
+    #: Runs at other learning rates (only when ``run`` did not fit), until one fits.
     sweep: tuple[TrainingRun, ...] = ()
+    #: False when the sweep stopped at its FLOP budget before it found a rate that fits or
+    #: tried them all: "no rate fits" is then not established.
+    sweep_complete: bool = True
     lr_explicit: bool = False
     #: What counts as fitting the batch (TrainingSettings.sweep_*; the sweep stops at the first such run).
-    fit_fraction: float = 0.2
+    fit_fraction: float = 0.05
     fit_loss_growth: float = 3.0
     fit_gradient_growth: float = 5.0
     notes: tuple[str, ...] = ()
@@ -278,6 +282,7 @@ class TrainingReport:
             "steps_wanted": self.steps_wanted,
             "run": self.run.to_json() if self.run else None,
             "sweep": [r.to_json() for r in self.sweep],
+            "sweep_complete": self.sweep_complete,
             "notes": list(self.notes),
         }
 
@@ -507,13 +512,15 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
             trainer = _Trainer(student, cls, hyper, objective, batch, plan, deadline, fits)
             first, steps, max_steps = trainer.run(plan.lr, settings.steps, settings.max_steps, settings=settings)
             sweep: list[TrainingRun] = []
+            sweep_complete = True
             # Not fitted: the same steps at other learning rates. With the file's rate that is
             # ACT806's evidence; with a default one it tells a slow optimizer from a model that
             # cannot learn at any rate (ACT852).
             if plan.lr and not fits(first):
                 spent = trainer.step_flops * len(first.losses)
                 for lr in _sweep_order(first, plan.lr, settings):
-                    if spent + trainer.step_flops * max_steps > settings.sweep_flop_budget:
+                    if spent + trainer.step_flops * max_steps > (settings.sweep_flop_budget or math.inf):
+                        sweep_complete = False
                         notes.append(f"learning-rate sweep stopped after {len(sweep)} of "
                                      f"{2 * settings.sweep_decades} rates: over its budget of "
                                      f"{settings.sweep_flop_budget / 1e9:.3g} GFLOPs")
@@ -538,7 +545,8 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
                 else f"clip_grad_value_(clip_value={_fmt(plan.clip_value)})" if plan.clip_value is not None else "")
     return TrainingReport(
         status="ok", optimizer=plan.describe(), loss=kind, clipping=clipping, batch_size=_batch(batch),
-        steps=steps, steps_wanted=settings.steps, seconds=time.perf_counter() - start, run=first, sweep=tuple(sweep), notes=tuple(notes), **base,
+        steps=steps, steps_wanted=settings.steps, sweep_complete=sweep_complete,
+        seconds=time.perf_counter() - start, run=first, sweep=tuple(sweep), notes=tuple(notes), **base,
     )
 
 

@@ -806,8 +806,10 @@ class ModelTraining:
         if not use.is_torch:
             return TrainingPlan(optimizer=use.name, optimizer_origin=f"the file (line {use.site.line})",
                                 notes=tuple(notes), **loss_kw, **clip_kw)
-        lr_explicit = "lr" in values
-        if not lr_explicit:
+        # The file's learning rate: a resolved value, or the class default when the call passes none
+        # (that is the user's setup too); an lr expression that did not resolve is not known.
+        lr_explicit = "lr" in values or "lr" not in unresolved
+        if "lr" not in values:
             values["lr"] = _default_lr(use.name)
         ordered = (("lr", values.pop("lr")),) + tuple(values.items())
         return TrainingPlan(optimizer=use.name, hyperparameters=ordered, lr_explicit=lr_explicit,
