@@ -355,7 +355,7 @@ def _wants_training(rules: Sequence[Rule]) -> bool:
 def _training_probe(loaded: LoadedModel, graph: GraphView, report: ProbeReport, rules: Sequence[Rule],
                     options: LintOptions) -> Any:
     """Replay the file's training setup on a copy of the model (the probe's first batch, its device)."""
-    from actlint.rules.loss import output_activations
+    from actlint.rules.loss import output_activations, output_ends
     from actlint.train_probe import TrainingReport, TrainingSettings, run_training_probe
     from actlint.training_setup import training_for
 
@@ -364,17 +364,15 @@ def _training_probe(loaded: LoadedModel, graph: GraphView, report: ProbeReport, 
     if graph.has_dataflow:
         ends, raw = output_activations(graph)
         ends_in = ends[0][1] if ends and not raw else None
-    # The sweep's idea of a healthy run is the rules' (ACT852's and ACT851's thresholds; the
-    # gradient-norm growth counts for recurrent models only, as ACT851 judges it).
+        if ends_in is None and any(node.kind in ("tanh", "hardtanh") for node in output_ends(graph)):
+            ends_in = "tanh"
+    # The sweep's idea of a healthy run is the rules' (ACT852's and ACT851's thresholds).
     by_id = {r.id: r for r in rules}
-    recurrent = any(isinstance(m, (torch.nn.RNNBase, torch.nn.RNNCellBase)) for m in loaded.model.modules())
     defaults = TrainingSettings()
     settings = TrainingSettings(
         device=options.device, timeout=options.probe_timeout, batch_size=options.batch_size,
         sweep_fit=by_id["ACT852"].option("min-reduction") if "ACT852" in by_id else defaults.sweep_fit,
         sweep_loss_growth=by_id["ACT851"].option("loss-growth") if "ACT851" in by_id else defaults.sweep_loss_growth,
-        sweep_gradient_growth=(by_id["ACT851"].option("gradient-growth") if "ACT851" in by_id
-                               else defaults.sweep_gradient_growth) if recurrent else math.inf,
     )
     try:
         with time_limit(options.probe_timeout * 1.5 + 5, "the training probe"):  # a safety net, as for the probe

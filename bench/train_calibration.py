@@ -9,7 +9,8 @@ reference gain (the twin's, or the best of the architecture's learning-rate swee
 its loss stays finite.
 
 The probe's verdict: the file "will not train" when a training-probe rule fires
-(ACT806, ACT851, ACT852, ACT853), as ``actlint FILE`` reports it.
+(ACT806, ACT851, ACT852, ACT853) or the probe confirms ACT802 (an unclipped recurrent
+model whose gradient norm grew), as ``actlint FILE`` reports it.
 
 Corpus: tests/train_corpus/ (planted bugs next to their repaired twins, with ``TRAINS``
 stating the expected verdict) and a learning-rate sweep generated here: an MLP, a
@@ -39,7 +40,9 @@ import torch.nn.functional as F  # noqa: E402
 from actlint.engine import RuleSelection  # noqa: E402
 from actlint.loader import load_models  # noqa: E402
 from actlint.pipeline import LintOptions, lint_paths  # noqa: E402
-from actlint.rules.training import CannotFitBatch, TrainingDiverges, UpdateRatioOutOfRange  # noqa: E402
+from actlint.rules.training import (  # noqa: E402
+    CannotFitBatch, RNNWithoutClipping, TrainingDiverges, UpdateRatioOutOfRange,
+)
 from actlint.training_setup import training_for  # noqa: E402
 
 CORPUS = REPO / "tests" / "train_corpus"
@@ -216,12 +219,16 @@ def probe(case: Case) -> tuple[dict, list, torch.Tensor]:
     (model,) = run.models
     report = model.extra["probe_report"]
     training = report.training
-    fired = sorted({f.rule for f in model.findings if f.rule in PROBE_RULES})
+    # ACT802 counts when the training probe confirmed it (the gradient norm of an unclipped RNN grew).
+    fired = sorted({f.rule for f in model.findings if f.rule in PROBE_RULES
+                    or (f.rule == "ACT802" and f.probe is not None and f.probe.status.value == "confirmed")})
     stats = {}
     if training is not None and training.ok:
         r = training.run
+        recurrent = any(isinstance(m, (torch.nn.RNNBase, torch.nn.RNNCellBase)) for m in model.graph.model.modules())
         stats = dict(reduction=r.reduction, growth=r.growth,
-                     grad_growth=math.nan if training.clipping else r.grad_growth, ratio=r.median_ratio(),
+                     grad_growth=r.grad_growth if recurrent and not training.clipping else math.nan,
+                     ratio=r.median_ratio(),
                      steps=len(r.losses), sweep=[s.lr for s in training.sweep])
     return stats, fired, report.inputs[0]
 
@@ -279,7 +286,7 @@ def _margins(outcomes: list[Outcome]) -> None:
     rows = [
         ("ACT852 min-reduction", CannotFitBatch.options["min-reduction"].default, "reduction", "low"),
         ("ACT851 loss-growth", TrainingDiverges.options["loss-growth"].default, "growth", "high"),
-        ("ACT851 gradient-growth", TrainingDiverges.options["gradient-growth"].default, "grad_growth", "high"),
+        ("ACT802 gradient-growth", RNNWithoutClipping.options["gradient-growth"].default, "grad_growth", "high"),
         ("ACT853 low", UpdateRatioOutOfRange.options["low"].default, "ratio", "low"),
         ("ACT853 high", UpdateRatioOutOfRange.options["high"].default, "ratio", "high"),
     ]

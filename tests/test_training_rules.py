@@ -361,16 +361,6 @@ def test_small_example_batches_are_resampled_to_eight_samples():
     assert report.batch_size == 8 and any("resampled to 8" in n for n in report.notes)
 
 
-def test_gradient_norm_growth_is_judged_for_unclipped_recurrent_models_only():
-    from actlint.rules.training import gradient_growth_applies
-    from actlint.train_probe import TrainingReport
-
-    lstm = nn.LSTM(4, 8)
-    assert gradient_growth_applies(nn.Sequential(lstm), TrainingReport("ok"))
-    assert not gradient_growth_applies(nn.Sequential(lstm), TrainingReport("ok", clipping="clip_grad_norm_(max_norm=1)"))
-    assert not gradient_growth_applies(nn.Sequential(nn.Linear(4, 8)), TrainingReport("ok"))
-
-
 def test_dense_outputs_are_fitted_against_a_teacher_of_the_same_shape():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 16, 5, padding=2), nn.Tanh(), nn.Conv2d(16, 4, 3, padding=1),
@@ -378,3 +368,50 @@ def test_dense_outputs_are_fitted_against_a_teacher_of_the_same_shape():
     report = run_training_probe(model, (torch.randn(8, 1, 16, 16),), TrainingPlan(loss="mse"),
                                 TrainingSettings(device="cpu"))
     assert report.ok and report.run.reduction >= 0.2, report.run  # a local model can express the targets
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without CUDA")
+def test_cuda_without_cuda_is_a_usage_error():
+    from actlint.errors import UserError
+
+    with pytest.raises(UserError, match="CUDA is not available"):
+        run_training_probe(nn.Linear(4, 2), (torch.randn(8, 4),), settings=TrainingSettings(device="cuda"))
+
+
+def test_flop_budgets_scale_with_the_device(monkeypatch):
+    """CUDA gets 100x the CPU budget: the same model runs all its steps there (device logic, on CPU)."""
+    import actlint.train_probe as tp
+
+    seen = {}
+    real_replace = tp.replace
+
+    def spy(settings, **changes):
+        seen.update(changes)
+        return real_replace(settings, **changes)
+
+    monkeypatch.setattr(tp, "replace", spy)
+    monkeypatch.setattr("actlint.probe.resolve_device", lambda spec: torch.device("cuda"))
+    with pytest.raises(Exception):  # no CUDA here: moving the copy fails, after the budgets are set
+        tp.run_training_probe(nn.Linear(4, 2), (torch.randn(8, 4),))
+    assert seen["flop_budget"] == tp.CPU_FLOP_BUDGET * tp.CUDA_FACTOR
+
+
+def test_api_lint_reads_the_model_files_training_code():
+    import actlint
+
+    result = actlint.lint(_ApiNet(), torch.randn(8, 16))
+    training = result.model.probe["training"]
+    assert training["optimizer"] == "SGD(lr=0.05, momentum=0.9)", training
+    assert training["optimizer_origin"].startswith("the file")
+
+
+class _ApiNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 4))
+
+    def forward(self, x):
+        return self.net(x)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.05, momentum=0.9)

@@ -41,6 +41,14 @@ def output_activations(graph: GraphView) -> tuple[list[tuple[OpNode, str]], bool
     return found, raw
 
 
+def output_ends(graph: GraphView) -> list[OpNode]:
+    """The ops the model's outputs end in, looking back through reshapes, dropout and casts."""
+    ends: list[OpNode] = []
+    for out in graph.outputs:
+        ends += [out] if out.kind not in _PASS else graph.walk_backward(out, _PASS)
+    return ends
+
+
 def losses_for(ctx: RuleContext) -> list[losses.LossUse]:
     """The loss uses in the user's file that concern this model."""
     file = ctx.file
@@ -439,4 +447,5 @@ class SoftmaxWrongDim(Rule):
                 )
 
 
-__all__ = ["SoftmaxBeforeCrossEntropy", "SigmoidBeforeBCE", "SoftmaxWrongDim", "output_activations", "losses_for"]
+__all__ = ["SoftmaxBeforeCrossEntropy", "SigmoidBeforeBCE", "SoftmaxWrongDim", "output_activations", "output_ends",
+           "losses_for"]
