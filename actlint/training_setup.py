@@ -761,6 +761,8 @@ class ModelTraining:
     inputs: list[InputIssue]
     losses: list["losses.LossUse"]
     resolver: Resolver
+    #: The names the file knows this model by (its class, module-level names, its factory).
+    mine: frozenset[str] = frozenset()
 
     @property
     def trains(self) -> bool:
@@ -772,8 +774,11 @@ class ModelTraining:
         return bool(self.clipping) or self.setup.trainer_clips
 
     def optimizer(self) -> OptimizerUse | None:
-        """The optimizer the probe replays: the first torch.optim one, else the first."""
-        return next((o for o in self.optimizers if o.is_torch), self.optimizers[0] if self.optimizers else None)
+        """The optimizer the probe replays: one that names this model (its parameters argument or
+        its scope) before one that merely shares the file; torch.optim classes first."""
+        ranked = sorted(self.optimizers, key=lambda o: (not (o.param_names | o.site.scope_names) & self.mine,
+                                                         not o.is_torch))
+        return ranked[0] if ranked else None
 
     def hyperparameters(self, use: OptimizerUse) -> tuple[dict[str, Any], list[str]]:
         """Resolved hyperparameters of ``use``, and the names that did not resolve."""
@@ -871,6 +876,7 @@ def training_for(file: Any, model: Any) -> ModelTraining:
         inputs=keep(setup.inputs),
         losses=[u for u in uses if losses.applies_to(u, mine, everyone)],
         resolver=Resolver(setup, file.namespace, model),
+        mine=frozenset(mine),
     )
     cache[key] = (model, training)
     return training

@@ -261,7 +261,7 @@ class RNNWithoutClipping(_Static):
         training = _training(ctx)
         if not training.trains or training.clips:
             return
-        site = training.loops[0].step if training.loops else training.optimizers[0].site
+        site = training.loops[0].step if training.loops else training.optimizer().site  # type: ignore[union-attr]
         yield ctx.finding(
             f"the model ({', '.join(recurrent)}) is trained without gradient clipping: one exploding "
             f"gradient through time can throw the weights far off (clip before step())",
