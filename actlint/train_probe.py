@@ -63,9 +63,10 @@ DEFAULT_MIN_STEPS = 12
 CPU_FLOP_BUDGET = 3e11
 CPU_SWEEP_FLOP_BUDGET = 1.2e12
 CUDA_FACTOR = 100.0
-#: FLOP-equivalents charged per trainable parameter and step: an Adam step on AlexNet's 61M
-#: parameters took 0.7 s here, as long as ~35 GFLOPs of its convolutions.
-PARAMETER_COST = 300
+#: FLOP-equivalents charged per trainable parameter and step (the optimizer's update and the
+#: memory-bound backward of large matrices): AlexNet's 61M parameters made a step take 1.2 s
+#: here for 4.6 counted GFLOPs, where convolution-heavy models run at 50-190 GFLOP/s.
+PARAMETER_COST = 1000
 #: Sampled steps at which update-to-weight ratios are measured (fractions of the run).
 _RATIO_POINTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
