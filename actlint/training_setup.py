@@ -161,13 +161,7 @@ def _last(expr: ast.AST) -> str:
 
 
 def _names(node: ast.AST) -> set[str]:
-    found: set[str] = set()
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Name):
-            found.add(sub.id)
-        elif isinstance(sub, ast.Attribute):
-            found.add(sub.attr)
-    return found
+    return losses._names([node])
 
 
 class _Index:
@@ -203,23 +197,9 @@ class _Index:
             cur = self.parents.get(cur)
         return None
 
-    def classes_of(self, node: ast.AST) -> list[str]:
-        names = []
-        cur = self.parents.get(node)
-        while cur is not None:
-            if isinstance(cur, ast.ClassDef):
-                names.append(cur.name)
-            cur = self.parents.get(cur)
-        return names
-
     def scope(self, node: ast.AST) -> tuple[set[str], str]:
-        function = self.enclosing_function(node)
-        classes = self.classes_of(node)
-        if function is None:
-            return set(self.module_names) | set(classes), "at module level"
-        names = _names(function) | {function.name} | set(classes)
-        where = f"in {classes[0]}.{function.name}" if classes else f"in function {function.name}"
-        return names, where
+        """Identifiers of the enclosing function (and classes) or of the module, as losses.py scopes them."""
+        return losses._scope(node, self.parents, self.module_names)
 
 
 def _optimizer_class(dotted: str, namespace: dict[str, Any]) -> tuple[str, bool] | None:
