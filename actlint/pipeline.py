@@ -370,12 +370,14 @@ def _training_probe(loaded: LoadedModel, graph: GraphView, report: ProbeReport, 
     by_id = {r.id: r for r in rules}
     defaults = TrainingSettings()
     settings = TrainingSettings(
-        device=options.device, timeout=options.probe_timeout, batch_size=options.batch_size,
+        # The FLOP budgets keep the work at seconds; the wall clock is a safety net, generous so
+        # that a loaded machine does not turn a complete measurement into a timeout.
+        device=options.device, timeout=options.probe_timeout * 2, batch_size=options.batch_size,
         sweep_fit=by_id["ACT852"].option("min-reduction") if "ACT852" in by_id else defaults.sweep_fit,
         sweep_loss_growth=by_id["ACT851"].option("loss-growth") if "ACT851" in by_id else defaults.sweep_loss_growth,
     )
     try:
-        with time_limit(options.probe_timeout * 1.5 + 5, "the training probe"):  # a safety net, as for the probe
+        with time_limit(options.probe_timeout * 3 + 5, "the training probe"):  # beyond the probe's own limit
             return run_training_probe(loaded.model, report.inputs, plan, settings, ends_in=ends_in)
     except UserCodeTimeout as exc:
         return TrainingReport.not_run("timeout", f"{exc}: a training step never returned (raise --probe-timeout)")

@@ -54,8 +54,10 @@ from actlint.safety import preserved
 #: Dead-unit statistics need at least this many samples (see module docstring).
 DEFAULT_SAMPLES = 32
 DEFAULT_TIMEOUT = 60.0
-#: Seconds of probe passes to aim for (ProbeSettings.work_budget).
-DEFAULT_WORK_BUDGET = 6.0
+#: FLOPs of probe passes to aim for on a CPU (ProbeSettings.flop_budget): about 6 s of a
+#: 2-core machine; CUDA gets CUDA_FACTOR times more.
+DEFAULT_FLOP_BUDGET = 6e11
+CUDA_FACTOR = 100.0
 _MAX_PASSES = 8
 
 #: Activations whose units can die: exact zero output (and zero gradient) over a region.
@@ -79,11 +81,11 @@ class ProbeSettings:
     samples: int = DEFAULT_SAMPLES
     #: Fixed number of passes (overrides ``samples``), for benchmarks.
     passes: int | None = None
-    #: Time budget in seconds (a safety net: the work budget below keeps the probe inside it).
+    #: Time budget in seconds (a safety net: the FLOP budget below keeps the probe inside it).
     timeout: float = DEFAULT_TIMEOUT
     #: Seconds of passes to aim for: after the first pass, an expensive model gets fewer
     #: passes (at least 2) instead of running into the timeout. 0 turns the scaling off.
-    work_budget: float = DEFAULT_WORK_BUDGET
+    flop_budget: float = DEFAULT_FLOP_BUDGET
     seed: int = 0
     #: Run ACT103's exact linearity test on a float64 copy.
     linearity: bool = False
@@ -573,6 +575,31 @@ def _untouched(model: nn.Module) -> Iterator[None]:
 # --- the probe --------------------------------------------------------------------------
 
 
+def estimated_macs(layers: dict[str, "_Layer"]) -> float:
+    """Multiply-accumulates of one forward pass, from the layers it ran (deterministic, no timing).
+
+    Every leaf module with parameters costs its parameter count per output position (a Linear:
+    in x out per token; a conv: its kernel per pixel; an LSTM: its weights per time step), which
+    is exact for the layers that dominate the cost; attention products and other functional
+    math are not counted (a ViT's are 4% of its linears).
+    """
+    total = 0.0
+    for layer in layers.values():
+        module = layer.module
+        if module is None or not layer.shape or layer.functional:
+            continue
+        params = sum(p.numel() for p in module.parameters(recurse=False))
+        if not params and not isinstance(module, nn.MultiheadAttention):
+            continue
+        if isinstance(module, nn.MultiheadAttention):
+            params = sum(p.numel() for p in module.parameters())
+        numel = math.prod(layer.shape)
+        unit_dim = layer.channel_dim if layer.channel_dim is not None else len(layer.shape) - 1
+        units = layer.shape[unit_dim] if layer.shape else 1
+        total += params * numel / max(units, 1) * max(layer.calls, 1)
+    return total
+
+
 def plan_passes(batch: int, settings: "ProbeSettings") -> int:
     """Passes needed to see ``settings.samples`` samples (2 to 8)."""
     if settings.passes is not None:
@@ -598,6 +625,7 @@ def run_probe(model: nn.Module, inputs: tuple[Any, ...] | None, settings: ProbeS
     recorder = _Recorder(model, start + settings.timeout, batch)
     handles: list[Any] = []
     done = 0
+    seen_samples = 0
     notes: list[str] = []
     reinit: list[str] = []
     n_outputs = 0
@@ -619,7 +647,6 @@ def run_probe(model: nn.Module, inputs: tuple[Any, ...] | None, settings: ProbeS
             gen = torch.Generator().manual_seed(settings.seed)
             if settings.reinit_zero:
                 reinit = _reinit_zero(target, gen)
-            loop_start = time.perf_counter()
             target.train()
             params = [(n, p) for n, p in target.named_parameters() if p.requires_grad]
             for module in target.modules():
@@ -627,16 +654,31 @@ def run_probe(model: nn.Module, inputs: tuple[Any, ...] | None, settings: ProbeS
                 handles.append(module.register_forward_hook(recorder.post_hook))
             mode = _FunctionalActivations(recorder)
             planned = passes
+            budget = (settings.flop_budget or 0.0) * (CUDA_FACTOR if device.type == "cuda" else 1.0)
+            first_batch = batch
+            later_batch: int | None = None
+            per_pass = 0.0
             k = 0
             while k < passes:
-                if k == 1 and settings.work_budget and settings.passes is None:
-                    # Scale the probe's work to the model's cost: a ViT-B/16 pass on a CPU
-                    # takes seconds, so fewer passes (never under 2) rather than a timeout.
-                    per_pass = time.perf_counter() - loop_start
-                    if per_pass * passes > settings.work_budget:
-                        passes = max(2, min(passes, int(settings.work_budget / max(per_pass, 1e-9))))
+                if k == 1 and budget and settings.passes is None:
+                    # Scale the probe's work to the model's cost, estimated from the layers the
+                    # first pass ran (not timed: the same model gets the same passes on a busy
+                    # machine): fewer passes, never under 2, and smaller later batches for a
+                    # model one pass of which is over the budget (a ViT-B/16 on a CPU).
+                    per_pass = 6.0 * estimated_macs(recorder.layers)  # forward 2, backward 4 FLOPs per MAC
+                    if per_pass * passes > budget:
+                        passes = max(2, min(passes, int(budget / max(per_pass, 1.0))))
+                        if per_pass * 2 > budget:
+                            per_sample = per_pass / max(first_batch, 1)
+                            later_batch = max(2, min(first_batch, int(max(budget - per_pass, 0.0) / per_sample)))
+                            if later_batch >= first_batch:
+                                later_batch = None
                 recorder.new_pass()
-                x = inputs if k == 0 and settings.batch_size in (None, old_batch) else _resample(inputs, gen, settings.batch_size, old_batch)
+                if k == 0:
+                    x = inputs if settings.batch_size in (None, old_batch) else _resample(inputs, gen, settings.batch_size, old_batch)
+                else:
+                    x = _resample(inputs, gen, later_batch or settings.batch_size, old_batch)
+                seen_samples += _batch_of(x)
                 x = _to_device(x, device)
                 if k == 0:
                     first_inputs = x
@@ -665,9 +707,10 @@ def run_probe(model: nn.Module, inputs: tuple[Any, ...] | None, settings: ProbeS
                 del out, outs, grads, cot
                 done += 1
                 k += 1
-            if passes < planned:
-                notes.append(f"{passes} of {planned} passes ({done * batch} samples): one pass took "
-                             f"{per_pass:.1f}s, over the probe's work budget of {settings.work_budget:g}s")
+            if passes < planned or later_batch:
+                smaller = f", later ones of {later_batch} samples" if later_batch else ""
+                notes.append(f"{passes} of {planned} passes ({seen_samples} samples{smaller}): one pass costs about "
+                             f"{per_pass / 1e9:.3g} GFLOPs, over the probe's budget of {budget / 1e9:.3g} GFLOPs")
             site = recorder.nf_forward
             if site is not None and (site.layer == "<output>" or "already non-finite" in site.detail):
                 recorder.nf_forward = _localise_nonfinite(target, first_inputs, recorder) or site
@@ -695,7 +738,7 @@ def run_probe(model: nn.Module, inputs: tuple[Any, ...] | None, settings: ProbeS
     return ProbeReport(
         status="ok",
         passes=done,
-        samples=done * batch,
+        samples=seen_samples,
         seconds=time.perf_counter() - start,
         outputs=n_outputs,
         notes=tuple(notes),

@@ -61,7 +61,7 @@ DEFAULT_MAX_STEPS = 60
 DEFAULT_MIN_STEPS = 12
 #: FLOPs budgets on a CPU (a 2-core machine does 40-190 GFLOP/s of training steps); CUDA gets 100x.
 CPU_FLOP_BUDGET = 3e11
-CPU_SWEEP_FLOP_BUDGET = 1.2e12
+CPU_SWEEP_FLOP_BUDGET = 6e11
 CUDA_FACTOR = 100.0
 #: FLOP-equivalents charged per trainable parameter and step (the optimizer's update and the
 #: memory-bound backward of large matrices): AlexNet's 61M parameters made a step take 1.2 s

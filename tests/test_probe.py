@@ -338,3 +338,31 @@ def test_timeout_is_one_line_in_the_summary(tmp_path):
     proc = run_cli(str(path), "--probe-timeout", "0.000001")
     summary = proc.stdout.strip().splitlines()[-1]
     assert "; 1 probe ran out of time (its measured findings are missing; raise --probe-timeout)" in summary, summary
+
+
+def test_expensive_models_get_fewer_passes_by_estimated_flops_not_by_time():
+    """The probe's work is planned from the layers' cost (deterministic), never from a stopwatch."""
+    from actlint.probe import estimated_macs, _Recorder
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(16 * 16 * 16, 10))
+    inputs = (torch.randn(8, 3, 16, 16),)
+    macs = 16 * 3 * 9 * 16 * 16 * 8 + 16 * 16 * 16 * 10 * 8  # conv kernel per pixel + linear per sample
+    # The estimate counts the conv and linear multiply-accumulates (and biases, BatchNorm affine).
+    recorder = _Recorder(model, float("inf"), 8)
+    handles = [m.register_forward_hook(recorder.post_hook) for m in model.modules()]
+    handles += [m.register_forward_pre_hook(recorder.pre_hook) for m in model.modules()]
+    with torch.no_grad():
+        model(*inputs)
+    for h in handles:
+        h.remove()
+    assert macs <= estimated_macs(recorder.layers) <= macs * 1.1  # biases and BatchNorm add 8%
+    tight = ProbeSettings(device="cpu", flop_budget=6.0 * macs * 1.5)  # 1.5 passes of the example batch
+    first, second = run_probe(model, inputs, tight), run_probe(model, inputs, tight)
+    assert first.passes == second.passes == 2
+    assert first.samples == second.samples == 8 + 4  # the later pass gets the half batch the budget leaves
+    assert any("GFLOPs" in note for note in first.notes)
+    assert [s.to_json() for s in first.layers] == [s.to_json() for s in second.layers]
+    relaxed = run_probe(model, inputs, ProbeSettings(device="cpu"))
+    assert relaxed.passes == 4 and relaxed.samples == 32
