@@ -357,8 +357,9 @@ def test_expensive_models_get_fewer_passes_by_estimated_flops_not_by_time():
         model(*inputs)
     for h in handles:
         h.remove()
-    assert macs <= estimated_macs(recorder.layers) <= macs * 1.1  # biases and BatchNorm add 8%
-    tight = ProbeSettings(device="cpu", flop_budget=6.0 * macs * 1.5)  # 1.5 passes of the example batch
+    estimate = estimated_macs(recorder.layers)
+    assert macs <= estimate <= macs * 1.1  # biases and BatchNorm add 8%
+    tight = ProbeSettings(device="cpu", flop_budget=6.0 * estimate * 1.55)  # 1.55 passes of the example batch
     first, second = run_probe(model, inputs, tight), run_probe(model, inputs, tight)
     assert first.passes == second.passes == 2
     assert first.samples == second.samples == 8 + 4  # the later pass gets the half batch the budget leaves
