@@ -8,7 +8,6 @@ the others.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import random
 import sys

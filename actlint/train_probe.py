@@ -636,7 +636,6 @@ class _Trainer:
         ratios: dict[str, list[float]] = {}
         nonfinite: int | None = None
         step = 0
-        started = time.perf_counter()
         while step < max_steps:
             if step >= steps and (step - steps) % 10 == 0 and self.fits(self._result(lr, losses, norms, None, ratios)):
                 break  # fitted: a healthy but slow setup needed more than the first steps

@@ -415,3 +415,75 @@ class _ApiNet(nn.Module):
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.05, momentum=0.9)
+
+
+GAN = """
+import torch
+import torch.nn as nn
+
+G = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 784), nn.Tanh())
+D = nn.Sequential(nn.Linear(784, 256), nn.LeakyReLU(0.2), nn.Linear(256, 256), nn.LeakyReLU(0.2),
+                  nn.Linear(256, 1), nn.Sigmoid())
+criterion = nn.BCELoss()
+d_optimizer = torch.optim.Adam(D.parameters(), lr=0.0002)
+g_optimizer = torch.optim.Adam(G.parameters(), lr=0.0002)
+
+
+def train(loader):
+    for images, _ in loader:
+        d_loss = criterion(D(images), torch.ones(images.size(0), 1))
+        d_optimizer.zero_grad()
+        d_loss.backward()
+        d_optimizer.step()
+        fake = G(torch.randn(images.size(0), 64))
+        g_loss = criterion(D(fake), torch.ones(images.size(0), 1))
+        g_optimizer.zero_grad()
+        g_loss.backward()
+        g_optimizer.step()
+"""
+
+
+def test_gan_generator_is_not_paired_with_the_discriminators_bce(tmp_path):
+    """yunjey's GAN tutorial, shape for shape: BCE takes D's output; G's tanh images get a matched loss."""
+    run = _lint(tmp_path, GAN, selection=RuleSelection(select=("ACT8",)))
+    by_name = {m.name: m.probe["training"] for m in run.models}
+    assert by_name["G"]["loss"] == "mse" and "takes probabilities" in by_name["G"]["loss_origin"]
+    assert by_name["D"]["loss"] == "bce" and by_name["D"]["loss_origin"] == "the file (line 7)"
+    assert by_name["G"]["optimizer"] == by_name["D"]["optimizer"] == "Adam(lr=0.0002)"
+    assert _rules(run) == []
+
+
+def test_a_healthy_lstm_whose_gradient_norm_grows_while_it_fits_is_not_diverging(tmp_path):
+    """yunjey's sequence-MNIST LSTM at Adam(lr=0.01): the gradient norm grows ~9x on one batch, the
+    loss falls, and it trains; ACT851 judges the loss, and ACT802 (no clipping) carries the growth."""
+    run = _lint(tmp_path, """
+        import torch
+        import torch.nn as nn
+
+        class RNN(nn.Module):
+            def __init__(self, input_size=28, hidden_size=128, num_layers=2, num_classes=10):
+                super().__init__()
+                self.lstm = nn.LSTM(input_size, hidden_size, num_layers, batch_first=True)
+                self.fc = nn.Linear(hidden_size, num_classes)
+
+            def forward(self, x):
+                out, _ = self.lstm(x)
+                return self.fc(out[:, -1, :])
+
+        model = RNN()
+        criterion = nn.CrossEntropyLoss()
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+
+        def train(loader):
+            for images, labels in loader:
+                loss = criterion(model(images.reshape(-1, 28, 28)), labels)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+        def example_inputs():
+            return (torch.randn(8, 28, 28),)
+        """, selection=RuleSelection(select=("ACT8",)))
+    assert _rules(run) == ["ACT802"]
+    (finding,) = run.findings()
+    assert finding.probe.status.value in ("confirmed", "refuted") and "gradient norm grew" in finding.probe.evidence

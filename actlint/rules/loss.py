@@ -8,7 +8,7 @@ import torch.nn as nn
 
 from actlint import losses, ops
 from actlint.findings import Finding, Severity
-from actlint.graph import GraphView, module_construction_site, OpNode
+from actlint.graph import GraphView, OpNode
 from actlint.location import SourceLocation
 from actlint.rules.base import Example, Rule, RuleContext
 
@@ -50,16 +50,10 @@ def output_ends(graph: GraphView) -> list[OpNode]:
 
 
 def losses_for(ctx: RuleContext) -> list[losses.LossUse]:
-    """The loss uses in the user's file that concern this model."""
-    file = ctx.file
-    uses = losses.find_losses(file.source, file.namespace)
-    if not uses:
-        return []
-    site = module_construction_site(ctx.model)
-    line = site.line if site is not None and site.file == str(file.path) else None
-    mine = losses.model_identifiers(ctx.model, file.namespace, file.source, line)
-    everyone = losses.all_model_identifiers(file.namespace) | mine
-    return [u for u in uses if losses.applies_to(u, mine, everyone)]
+    """The loss uses in the user's file that concern this model (paired once per model)."""
+    from actlint.training_setup import training_for
+
+    return training_for(ctx.file, ctx.model).losses
 
 
 def _loc(ctx: RuleContext, use: losses.LossUse) -> SourceLocation:
