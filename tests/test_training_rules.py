@@ -487,3 +487,19 @@ def test_a_healthy_lstm_whose_gradient_norm_grows_while_it_fits_is_not_diverging
     assert _rules(run) == ["ACT802"]
     (finding,) = run.findings()
     assert finding.probe.status.value in ("confirmed", "refuted") and "gradient norm grew" in finding.probe.evidence
+
+
+def test_json_stays_strict_when_the_training_probe_diverges(tmp_path):
+    """NaN/Inf losses and growths are strings in the document (no NaN/Infinity tokens)."""
+    from actlint.rules.training import TrainingDiverges
+
+    write_model(tmp_path, TrainingDiverges.invalid[0].source)
+    result = invoke(str(tmp_path / "model.py"), "--format", "json")
+
+    def refuse(token):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    document = json.loads(result.stdout, parse_constant=refuse)
+    (model,) = document["models"]
+    assert any(f["rule"] == "ACT851" for f in model["findings"])
+    assert len(model["probe"]["training"]["run"]["losses"]) >= 2

@@ -276,7 +276,7 @@ class RNNWithoutClipping(_Static):
         run = training.run
         assert run is not None
         growth = run.grad_growth
-        metrics = {"gradient_growth": growth, "loss_growth": run.growth, "steps": len(run.losses)}
+        metrics = {"gradient_growth": _num(growth), "loss_growth": _num(run.growth), "steps": len(run.losses)}
         if run.first_nonfinite_step is not None:
             return ProbeVerdict(ProbeStatus.CONFIRMED, f"training probe: non-finite at step {run.first_nonfinite_step} "
                                                        f"without clipping", metrics)
