@@ -48,6 +48,8 @@ _REQUIREMENTS = {
     "shapes": "tensor shapes, i.e. known example inputs",
     "weights": "weight values (skipped, with a note, when a model too large for memory is linted on the meta device)",
     "probe": "the probe run (example inputs known and `--no-probe` not given)",
+    "training": "the training probe (`--no-train-probe` not given; skipped, with the reason, for a model too "
+                "expensive for its FLOP budget)",
 }
 
 _GENERATED_NOTE = (
