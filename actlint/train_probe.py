@@ -494,10 +494,13 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
                 out = primary_output(student(*batch), need_grad=False)
             if out is None:
                 return TrainingReport.not_run("skipped", "no floating output depends on trainable parameters", **base)
+            if ends_in is None and _looks_like_probabilities(out):
+                ends_in = "softmax"  # the first of several outputs (the graph saw a raw one too)
             kind = plan.loss or match_loss(out, ends_in)
             mismatch = _loss_mismatch(kind, out, ends_in) if plan.loss else None
             if mismatch:
-                # A GAN's BCE takes the discriminator's output, not the generator's.
+                # A GAN's BCE takes the discriminator's output, not the generator's; an
+                # actor-critic's value loss takes its second output, not the action probabilities.
                 kind = match_loss(out, ends_in)
                 base["loss_origin"] = f"matched to the output {tuple(out.shape)}: the file's {plan.loss} loss {mismatch}"
             elif plan.loss is None:
@@ -553,8 +556,19 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
     )
 
 
+def _looks_like_probabilities(out: torch.Tensor) -> bool:
+    """Rows in [0, 1] that sum to 1 along the class dim: a softmax output, whatever the graph says."""
+    if out.dim() < 2 or out.shape[_class_dim(out)] < 2:
+        return False
+    sums = out.float().sum(dim=_class_dim(out))
+    return bool(out.min() >= 0) and bool(torch.allclose(sums, torch.ones_like(sums), atol=1e-4))
+
+
 def _loss_mismatch(kind: str, out: torch.Tensor, ends_in: str | None) -> str | None:
-    """Why the file's loss cannot take this model's output (another model's loss), or None."""
+    """Why the file's loss cannot take this model's output (another model's loss, or another
+    output's: an actor-critic's value loss is not for its action probabilities), or None."""
+    if kind in REGRESSION and ends_in in ("softmax", "log_softmax"):
+        return "takes real-valued targets and this output is a probability distribution"
     if kind == "bce" and ends_in not in ("sigmoid", "softmax"):
         low, high = float(out.min()), float(out.max())
         if low < 0 or high > 1:

@@ -348,7 +348,10 @@ def read_training_setup(source: str, namespace: dict[str, Any] | None = None) ->
         cast = min(casts, key=lambda n: n.lineno)  # type: ignore[attr-defined]
         setup.inputs.append(InputIssue("unscaled-cast", index.site(cast),
                                        f"images read at line {image_sources[0].lineno} are 0-255 integers"))  # type: ignore[attr-defined]
-    if to_tensor and not normalized:
+    # Pixels in [0, 1] are what a BCE reconstruction (a VAE's) needs as targets: no Normalize then.
+    bce = any(isinstance(n, ast.Call) and _last(n.func) in ("BCELoss", "binary_cross_entropy")
+              for n in ast.walk(tree))
+    if to_tensor and not normalized and not bce:
         setup.inputs.append(InputIssue("no-normalize", index.site(to_tensor[0]), "ToTensor() scales to [0, 1]"))
     return setup
 

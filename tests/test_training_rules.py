@@ -503,3 +503,60 @@ def test_json_stays_strict_when_the_training_probe_diverges(tmp_path):
     (model,) = document["models"]
     assert any(f["rule"] == "ACT851" for f in model["findings"])
     assert len(model["probe"]["training"]["run"]["losses"]) >= 2
+
+
+def test_actor_critic_value_loss_is_not_paired_with_the_action_probabilities(tmp_path):
+    """pytorch/examples' actor_critic.py: smooth_l1 is for the value head (second output)."""
+    run = _lint(tmp_path, """
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+        class Policy(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.affine1 = nn.Linear(4, 128)
+                self.action_head = nn.Linear(128, 2)
+                self.value_head = nn.Linear(128, 1)
+
+            def forward(self, x):
+                x = F.relu(self.affine1(x))
+                return F.softmax(self.action_head(x), dim=-1), self.value_head(x)
+
+        model = Policy()
+        optimizer = torch.optim.Adam(model.parameters(), lr=3e-2)
+
+        def finish_episode(values, returns):
+            losses = [F.smooth_l1_loss(v, torch.tensor([r])) for v, r in zip(values, returns)]
+            optimizer.zero_grad()
+            torch.stack(losses).sum().backward()
+            optimizer.step()
+        """, selection=RuleSelection(select=("ACT8",)))
+    (model,) = run.models
+    training = model.probe["training"]
+    assert training["loss"] == "nll" and "probability distribution" in training["loss_origin"]
+    assert _rules(run) == []
+
+
+def test_vae_bce_reconstruction_needs_no_normalize(tmp_path):
+    source = """
+        import torch.nn as nn
+        import torch.nn.functional as F
+        try:
+            from torchvision import transforms
+        except ImportError:
+            transforms = None
+
+        model = nn.Sequential(nn.Linear(784, 400), nn.ReLU(), nn.Linear(400, 784), nn.Sigmoid())
+
+        def pipeline():
+            return transforms.ToTensor()
+
+        def loss_function(recon_x, x):
+            return F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction="sum")
+        """
+    assert _rules(_lint(tmp_path, source, selection=RuleSelection(select=("ACT804",)), probe=False)) == []
+    without_bce = source.replace('F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction="sum")',
+                                 "F.mse_loss(recon_x, x.view(-1, 784))")
+    run = _lint(tmp_path, without_bce, "mse.py", selection=RuleSelection(select=("ACT804",)), probe=False)
+    assert _rules(run) == ["ACT804"]

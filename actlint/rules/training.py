@@ -361,7 +361,8 @@ class UnnormalizedInputs(_Static):
         "``Image.open``, a torchvision dataset's ``.data``, ``uint8`` arrays) and casts them to float "
         "(``.float()``, ``.to(torch.float32)``) without scaling anywhere (no ``/ 255``, ``.div(255)``, "
         "``ToTensor``, ``ConvertImageDtype``, ``ToDtype(scale=True)``, ``Normalize``). Info: a "
-        "``ToTensor()`` pipeline (inputs in [0, 1]) with no ``Normalize`` in the file."
+        "``ToTensor()`` pipeline (inputs in [0, 1]) with no ``Normalize`` in the file, unless the file "
+        "uses a BCE loss (a VAE reconstructs [0, 1] pixels as BCE targets)."
     )
     why = (
         "Inputs of 0-255 make the first layer's pre-activations ~100x larger than its init assumes: "
