@@ -50,6 +50,8 @@ from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
 from actlint.errors import one_line
+from actlint.probe import _batch_of, _resample, _to_device, resolve_device
+from actlint.probe_report import _num
 
 #: Loss kinds the probe can pair with an output (losses.py names the first four).
 CLASSIFICATION = ("cross_entropy", "nll")
@@ -254,16 +256,6 @@ class TrainingReport:
     def fits(self, run: TrainingRun) -> bool:
         return run.fitted(self.fit_fraction, self.fit_loss_growth)
 
-    def describe(self) -> str:
-        if not self.ok:
-            return f"training probe {self.status}: {self.reason}"
-        run = self.run
-        assert run is not None
-        end = f"non-finite at step {run.first_nonfinite_step}" if run.first_nonfinite_step is not None \
-            else f"{_fmt(run.final_loss)}"
-        return (f"training probe: {self.optimizer}, {self.loss} loss, {self.steps} steps on one batch of "
-                f"{self.batch_size}: loss {_fmt(run.initial_loss)} -> {end}")
-
     @classmethod
     def not_run(cls, status: str, reason: str, **kwargs: Any) -> "TrainingReport":
         return cls(status=status, reason=reason, **kwargs)
@@ -287,16 +279,6 @@ class TrainingReport:
             "sweep_complete": self.sweep_complete,
             "notes": list(self.notes),
         }
-
-
-def _num(value: float | None) -> float | str | None:
-    if value is None:
-        return None
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return float(f"{value:.6g}")
 
 
 def _fmt(value: Any) -> str:
@@ -448,8 +430,6 @@ def _weights(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
 def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: TrainingPlan | None = None,
                        settings: TrainingSettings | None = None, *, ends_in: str | None = None) -> TrainingReport:
     """Train a copy of ``model`` for a few dozen steps on one fixed batch; never raises for model failures."""
-    from actlint.probe import resolve_device
-
     plan = plan or TrainingPlan()
     settings = settings or TrainingSettings()
     device = resolve_device(settings.device)
@@ -479,15 +459,11 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
             gen = torch.Generator().manual_seed(settings.seed)
             student = copy.deepcopy(model).to(device).train()
             initial = copy.deepcopy(student.state_dict())
-            from actlint.probe import _to_device  # one device helper for both probes
-
             batch = _to_device(inputs, device)
-            old_batch = _batch(inputs)
+            old_batch = _batch_of(inputs)
             if old_batch < settings.min_batch:
                 # Two samples are memorised by learning the label frequencies alone: the fixed
                 # batch gets at least min_batch samples, drawn like the example inputs.
-                from actlint.probe import _resample
-
                 batch = _to_device(_resample(inputs, gen, settings.min_batch, old_batch), device)
                 notes.append(f"the batch of {old_batch} example inputs was resampled to {settings.min_batch} samples")
             with torch.no_grad():
@@ -550,7 +526,7 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
     clipping = (f"clip_grad_norm_(max_norm={_fmt(plan.clip_norm)})" if plan.clip_norm is not None
                 else f"clip_grad_value_(clip_value={_fmt(plan.clip_value)})" if plan.clip_value is not None else "")
     return TrainingReport(
-        status="ok", optimizer=plan.describe(), loss=kind, clipping=clipping, batch_size=_batch(batch),
+        status="ok", optimizer=plan.describe(), loss=kind, clipping=clipping, batch_size=_batch_of(batch),
         steps=steps, steps_wanted=settings.steps, sweep_complete=sweep_complete,
         seconds=time.perf_counter() - start, run=first, sweep=tuple(sweep), notes=tuple(notes), **base,
     )
@@ -598,13 +574,6 @@ def _teacher_output(model: nn.Module, batch: tuple[Any, ...], gen: torch.Generat
     out = out.detach().float()
     centred = out - out.mean(dim=0, keepdim=True)
     return centred / centred.std().clamp_min(1e-12)
-
-
-def _batch(inputs: tuple[Any, ...]) -> int:
-    for leaf in tree_flatten(inputs)[0]:
-        if isinstance(leaf, torch.Tensor) and leaf.dim() > 0:
-            return int(leaf.shape[0])
-    return 1
 
 
 def _sweep_order(first: TrainingRun, lr: float, settings: TrainingSettings) -> list[float]:

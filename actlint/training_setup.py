@@ -126,11 +126,6 @@ class TrainingSetup:
     #: A trainer that trains and clips by itself (HF Trainer, Lightning Trainer(gradient_clip_val=...)).
     trainer_clips: bool = False
 
-    @property
-    def trains(self) -> bool:
-        """Does the file contain training code (an optimizer or a training loop)?"""
-        return bool(self.optimizers or self.loops)
-
 
 # --- helpers ------------------------------------------------------------------------------
 
@@ -273,6 +268,8 @@ def read_training_setup(source: str, namespace: dict[str, Any] | None = None) ->
     scaled = False
     to_tensor: list[ast.AST] = []
     normalized = False
+    reads_raw_data = any(isinstance(n, ast.Attribute) and n.attr in ("data", "train_data", "test_data")
+                         for n in ast.walk(tree))
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and node in tree.body:
             for target in node.targets:
@@ -305,10 +302,8 @@ def read_training_setup(source: str, namespace: dict[str, Any] | None = None) ->
             to_tensor.append(node)
         if last in _IMAGE_SOURCES and last != "open" or (last == "open" and dotted.endswith("Image.open")):
             image_sources.append(node)
-        if last in _TORCHVISION_DATASETS:
-            # MNIST(...).data is uint8 in 0..255: only a problem when .data is used directly.
-            if any(isinstance(n, ast.Attribute) and n.attr in ("data", "train_data", "test_data") for n in ast.walk(tree)):
-                image_sources.append(node)
+        if last in _TORCHVISION_DATASETS and reads_raw_data:
+            image_sources.append(node)  # MNIST(...).data is uint8 in 0..255, used directly
         if last in _FLOAT_CASTS and isinstance(node.func, ast.Attribute) and not node.args:
             casts.append(node)
         if last in ("to", "type") and any(_last(a) in _FLOAT_CASTS for a in node.args):

@@ -390,7 +390,7 @@ def test_flop_budgets_scale_with_the_device(monkeypatch):
         return real_replace(settings, **changes)
 
     monkeypatch.setattr(tp, "replace", spy)
-    monkeypatch.setattr("actlint.probe.resolve_device", lambda spec: torch.device("cuda"))
+    monkeypatch.setattr("actlint.train_probe.resolve_device", lambda spec: torch.device("cuda"))
     report = tp.run_training_probe(nn.Linear(4, 2), (torch.randn(8, 4),))
     assert report.status == "error"  # no CUDA here: moving the copy fails, after the budgets are set
     assert seen["flop_budget"] == tp.CPU_FLOP_BUDGET * tp.CUDA_FACTOR

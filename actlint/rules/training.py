@@ -37,7 +37,8 @@ import torch.nn as nn
 from actlint.findings import Finding, ProbeStatus, ProbeVerdict, Severity
 from actlint.location import SourceLocation
 from actlint.rules.base import Example, Option, Rule, RuleContext
-from actlint.train_probe import TrainingReport, TrainingRun, _num
+from actlint.probe_report import _num
+from actlint.train_probe import TrainingReport, TrainingRun, _fmt
 from actlint.training_setup import ModelTraining, Site, training_for
 
 _RECURRENT = (nn.RNNBase, nn.RNNCellBase)
@@ -50,12 +51,6 @@ def _loc(ctx: RuleContext, site: Site) -> SourceLocation:
 
 def _training(ctx: RuleContext) -> ModelTraining:
     return training_for(ctx.file, ctx.model)
-
-
-def _fmt(value: float) -> str:
-    if not math.isfinite(value):
-        return "inf" if value > 0 else str(value)
-    return f"{value:.3g}"
 
 
 class _Static(Rule):
