@@ -102,9 +102,14 @@ def test_plan_never_runs_data_or_checkpoints_even_when_needed():
         model.load_state_dict(state)
     """))
     plan = plan_module(tree)
-    assert [plan.runs(s) for s in plan.statements] == [True, False, True, False, True, False]
+    # ntokens and the model read the skipped corpus: run anyway they would fail or build a
+    # different model, so they do not run either, and say why.
+    assert [plan.runs(s) for s in plan.statements] == [True, False, False, False, False, False]
     assert plan.names_bound_by_skipped["corpus"].skip_reason == "data loading"
     assert plan.skipped() == {"data loading": [3], "checkpoint I/O": [5, 7]}
+    assert plan.blocked == {2: "corpus comes from line 3, data loading, which actlint does not run",
+                            4: "ntokens comes from line 4, not run: corpus comes from line 3, data loading, "
+                               "which actlint does not run"}
 
 
 def test_missing_data_name_is_explained(tmp_path):

@@ -262,7 +262,16 @@ def load_file(path_text: str, settings: LoadSettings | None = None) -> LoadedFil
         for stmt in plan.statements:
             if plan.runs(stmt):
                 _run_statement(loaded, stmt, flags)
+            elif stmt.index in plan.blocked and stmt.kind != "definition":
+                loaded.failures[stmt.index] = _unfaithful_message(loaded, stmt, plan.blocked[stmt.index])
     return loaded
+
+
+def _unfaithful_message(loaded: LoadedFile, stmt: Statement, why: str) -> str:
+    """One line: a statement actlint did not run because it would build something else."""
+    what = ", ".join(sorted(stmt.binds)) or f"line {stmt.line}"
+    return (f"{loaded.display}:{stmt.line}: {what} not built: {why} (actlint lints a model only as the "
+            f"file builds it)")
 
 
 def _run_statement(loaded: LoadedFile, stmt: Statement, flags: int) -> None:
@@ -570,7 +579,7 @@ def discover_models(loaded: LoadedFile) -> list[LoadedModel]:
                 needs_args.append(NoModelError(exc.message, file=exc.file))
     models = _drop_submodule_candidates(models)
     if not models:
-        failure = next(iter(loaded.failures.values()), None)
+        failure = _first_failure(loaded)
         if needs_args:
             error = needs_args[0]
             if failure:
@@ -585,6 +594,17 @@ def discover_models(loaded: LoadedFile) -> list[LoadedModel]:
             file=loaded.display,
         )
     return models
+
+
+def _first_failure(loaded: LoadedFile) -> str | None:
+    """The failure that explains a missing model best: a model statement's, else the first."""
+    if not loaded.failures:
+        return None
+    statements = loaded.plan.statements if loaded.plan is not None else []
+    for index, message in loaded.failures.items():
+        if index < len(statements) and statements[index].kind == "model":
+            return message
+    return next(iter(loaded.failures.values()))
 
 
 def _drop_submodule_candidates(models: list[LoadedModel]) -> list[LoadedModel]:

@@ -65,6 +65,20 @@ _INIT_WORDS = ("init", "weight", "reset", "zero_", "normal_", "uniform_", "fill_
 _WRAPPER_CALLS = {"torch.compile", "compile", "nn.DataParallel", "DataParallel", "DistributedDataParallel",
                   "DDP", "nn.parallel.DistributedDataParallel", "torch.nn.DataParallel", "torch.jit.script"}
 _BUILTINS = set(dir(builtins))
+#: Imported names whose calls build values, never models: they are not model statements
+#: (they still run when a model needs their value).
+_NON_MODEL_NAMES = {
+    "np", "numpy", "math", "os", "sys", "json", "re", "random", "time", "datetime", "pathlib", "Path", "PIL",
+    "Image", "cv2", "pandas", "pd", "plt", "matplotlib", "collections", "itertools", "functools", "string",
+    "glob", "shutil", "subprocess", "pickle", "csv", "argparse", "logging", "tqdm", "trange", "requests",
+    "urllib", "scipy", "sklearn", "transforms", "T", "F", "functional", "einops", "rearrange", "repeat",
+    "reduce", "copy", "deepcopy", "partial", "namedtuple", "dataclass", "field", "defaultdict", "Counter",
+    "OrderedDict", "yaml", "toml", "h5py", "io", "struct", "hashlib", "uuid", "warnings", "inspect",
+    "typing", "abc", "enum", "operator", "socket", "threading", "multiprocessing", "signal", "platform",
+    "gc", "contextlib", "textwrap", "pprint", "statistics", "decimal", "fractions", "tempfile", "zipfile",
+    "tarfile", "gzip", "bz2", "lzma", "base64", "sqlite3", "nltk", "spacy", "gym", "gymnasium", "seaborn",
+    "sns", "skimage", "imageio", "wandb", "mlflow", "tensorboard", "SummaryWriter", "tokenize", "unicodedata",
+}
 
 
 def dotted_name(node: ast.AST) -> str:
@@ -120,6 +134,9 @@ class LoadPlan:
     statements: list[Statement]
     run: set[int]
     names_bound_by_skipped: dict[str, Statement]  # name -> the skipped statement that binds it
+    #: Statements not run because they would build something other than what the file builds
+    #: (index -> why, naming the statement they depend on); see :meth:`Planner._unfaithful`.
+    blocked: dict[int, str] = field(default_factory=dict)
 
     def runs(self, statement: Statement) -> bool:
         return statement.index in self.run
@@ -128,8 +145,8 @@ class LoadPlan:
         """Skip category -> lines, for statements that do something (not plain unneeded ones)."""
         out: dict[str, list[int]] = {}
         for s in self.statements:
-            if s.index in self.run or s.kind in ("import", "definition", "docstring"):
-                continue
+            if s.index in self.run or s.index in self.blocked or s.kind in ("import", "definition", "docstring"):
+                continue  # (a blocked statement is reported on its own, as a failure)
             reason = s.skip_reason or UNNEEDED
             out.setdefault(reason, []).append(s.line)
         return out
@@ -247,7 +264,13 @@ def _calls(node: ast.AST) -> Iterable[ast.Call]:
             yield n
 
 
-def _is_main_guard(node: ast.stmt) -> bool:
+def _endless(node: ast.While) -> bool:
+    """``while True:`` without a ``break``: a server or game loop, never a build step."""
+    return isinstance(node.test, ast.Constant) and bool(node.test.value) and not any(
+        isinstance(n, ast.Break) for n in ast.walk(node))
+
+
+def is_main_guard(node: ast.stmt) -> bool:
     if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
         return False
     parts = [node.test.left, *node.test.comparators]
@@ -257,9 +280,14 @@ def _is_main_guard(node: ast.stmt) -> bool:
 
 
 class Planner:
-    """Classifies the statements of one module and computes the slice."""
+    """Classifies the statements of one module (or of one example block) and computes the slice.
 
-    def __init__(self, tree: ast.Module) -> None:
+    ``parent`` is the planner of the module an example block belongs to (the
+    ``__main__`` block, ``main()``, a ``test_*`` function, a docstring example): its
+    definitions and imports are known names there.
+    """
+
+    def __init__(self, tree: ast.Module, parent: "Planner | None" = None) -> None:
         self.tree = tree
         self.defined_classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
         self.defined_functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
@@ -267,11 +295,29 @@ class Planner:
         for n in tree.body:
             if isinstance(n, (ast.Import, ast.ImportFrom)):
                 self.import_names |= _Names.of(n).stores
-        self.training_functions = {name for name, fn in self.defined_functions.items() if self._trains(fn)}
         self.assigned_names: set[str] = set()
         for n in tree.body:
             if not isinstance(n, (ast.Import, ast.ImportFrom)):
                 self.assigned_names |= _Names.of(n).stores
+        if parent is not None:
+            self.defined_classes |= parent.defined_classes
+            self.defined_functions = {**parent.defined_functions, **self.defined_functions}
+            self.import_names |= parent.import_names
+            self.assigned_names |= parent.assigned_names
+        self.training_functions = self._training_closure()
+
+    def _training_closure(self) -> set[str]:
+        """Functions that train: backward/step calls, or calls of another function that trains."""
+        trains = {name for name, fn in self.defined_functions.items() if self._trains(fn)}
+        calls = {name: {dotted_name(c.func) for c in _calls(fn)} for name, fn in self.defined_functions.items()}
+        changed = True
+        while changed:
+            changed = False
+            for name, callees in calls.items():
+                if name not in trains and callees & trains:
+                    trains.add(name)
+                    changed = True
+        return trains
 
     # --- classification -----------------------------------------------------------
 
@@ -327,12 +373,20 @@ class Planner:
                 return True
             if name in self.defined_functions:
                 return name not in self.training_functions
-            # An imported class, or one from a star import (bound nowhere in the file).
-            return last[:1].isupper() and (name in self.import_names or name not in self.assigned_names)
+            if name in self.import_names:
+                # By value, not by name: an imported class or factory (``deeplabv3_resnet50(weights=None)``)
+                # may build a model; the loader keeps what turns out to be an nn.Module.
+                return name not in _NON_MODEL_NAMES
+            # A class from a star import (bound nowhere in the file).
+            return last[:1].isupper() and name not in self.assigned_names
         if parts[0] in self.import_names:
             # nn.Linear, torch.nn.Sequential, models.resnet18, timm.create_model, mymodels.Net
-            return last[:1].isupper() or any(p in ("nn", "models", "timm", "transformers") for p in parts[:-1]) \
-                or last in ("create_model", "from_config", "build_model", "get_model", "make_model")
+            if last[:1].isupper() or any(p in ("nn", "models", "timm", "transformers") for p in parts[:-1]) \
+                    or last in ("create_model", "from_config", "build_model", "get_model", "make_model"):
+                return True
+            # Any other imported module's function, except the libraries that build values, not models
+            # (torch.randn, np.zeros, os.path.join, transforms.Compose ...).
+            return parts[0] not in _NON_MODEL_NAMES and not (parts[0] == "torch" and len(parts) == 2)
         return False
 
     def _config_call(self, node: ast.stmt) -> bool:
@@ -381,7 +435,7 @@ class Planner:
         if isinstance(node, ast.ClassDef):
             return Statement(index, node, "definition", binds={node.name}, uses=_definition_time_names(node),
                              body_uses=_method_bodies_free_names(node))
-        if _is_main_guard(node):
+        if is_main_guard(node):
             return Statement(index, node, "guard", skip_reason=MAIN_GUARD)
         if isinstance(node, ast.Pass) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
             return Statement(index, node, "docstring")  # a docstring or a bare constant: nothing to run
@@ -389,13 +443,15 @@ class Planner:
         stmt = Statement(index, node, "other", binds=names.stores, uses=names.loads, mutates=self._mutations(node))
         stmt.body_uses = set()
         reason = self.skip_reason(node)
-        if isinstance(node, (ast.While, ast.AsyncFor)):
+        if isinstance(node, ast.AsyncFor) or (isinstance(node, ast.While) and _endless(node)):
             reason = reason or LOOP
-        if isinstance(node, (ast.For, ast.AsyncFor)) and reason is None:
-            # for m in model.modules(): init(m) changes the model; anything else is a loop to skip
+        if isinstance(node, ast.For) and reason is None:
+            # for m in model.modules(): init(m) changes the model through the loop variable.
+            # Otherwise a loop that builds layers or values (no data, training, I/O or tracking:
+            # no skip reason) is an ordinary statement, run when a model needs what it binds
+            # or changes (``for _ in range(11): layers += [nn.Linear(128, 128), nn.Sigmoid()]``).
             if stmt.mutates & _Names.of(node.target).stores:
                 stmt.mutates |= {r for r in (root_name(node.iter),) if r and r not in self.import_names}
-            reason = None if stmt.mutates & _Names.of(node.iter).loads else LOOP
         if isinstance(node, (ast.Try, ast.If)) and reason is None and self._holds_definitions(node):
             stmt.kind = "definition"  # try: from apex import FusedLayerNorm / except: ...
             return stmt
@@ -417,7 +473,14 @@ class Planner:
 
     # --- the slice ----------------------------------------------------------------
 
-    def plan(self) -> LoadPlan:
+    def plan(self, external_uses: dict[str, set[str]] | None = None) -> LoadPlan:
+        """The slice: what the models need, and which statements a skipped one makes unfaithful.
+
+        ``external_uses`` maps names the parent module defines to the global names their
+        bodies read (an example block's ``model = NNLM()`` needs the globals NNLM's
+        ``__init__`` reads, bound in the block).
+        """
+        external_uses = external_uses or {}
         statements = [self.classify(i, node) for i, node in enumerate(self.tree.body)]
         binders: dict[str, list[Statement]] = {}
         mutators: dict[str, list[Statement]] = {}
@@ -441,7 +504,7 @@ class Planner:
                     queue.append((s, body))
 
         for s in statements:
-            if s.kind in ("import", "config", "model"):
+            if s.kind in ("import", "config", "model", "example"):
                 need(s, False)
             elif s.kind == "definition":
                 # Classes may be models (and their methods run); functions run when something calls them.
@@ -452,6 +515,8 @@ class Planner:
         while queue:
             s, body = queue.pop()
             names = set(s.uses) | (s.body_uses if body else set())
+            for name in list(names):
+                names |= external_uses.get(name, set())
             for name in names - _BUILTINS:
                 for b in binders.get(name, ()):
                     if b.index < s.index or s.kind == "definition" or b.kind == "definition":
@@ -465,13 +530,154 @@ class Planner:
                         if m.index > s.index:
                             need(m, False)
         run = {i for i in needed if statements[i].skip_reason is None}
-        skipped_binds = {name: statements[i] for i in sorted(needed - run, reverse=True) for name in statements[i].binds}
-        return LoadPlan(statements, run, skipped_binds)
+        blocked = self._unfaithful(statements, run, binders, mutators, external_uses)
+        run -= {i for i in blocked if statements[i].kind != "definition"}  # defining runs nothing
+        skipped_binds = {name: statements[i] for i in sorted(needed - run - set(blocked), reverse=True)
+                         for name in statements[i].binds}
+        return LoadPlan(statements, run, skipped_binds, blocked)
+
+    def _unfaithful(self, statements: list[Statement], run: set[int], binders: dict[str, list[Statement]],
+                    mutators: dict[str, list[Statement]], external_uses: dict[str, set[str]]) -> dict[int, str]:
+        """Statements that would build something other than what the file builds, and why.
+
+        A statement that runs is unfaithful when a value it reads comes from (or is changed
+        by, in its structure: ``layers.append(...)``, ``config.depth = ...``) a statement
+        actlint does not run: data loading, training, a loop over data. Run anyway, it
+        would fail with a NameError at best, and build a different model at worst (a
+        two-layer model where the file builds twelve). Weight and mode changes by skipped
+        statements (``load_state_dict``, ``model.train()``) do not count: actlint lints the
+        architecture at initialisation by design. Unfaithfulness spreads to whatever reads
+        an unfaithful statement's bindings.
+        """
+        blocked: dict[int, str] = {}
+        roots: dict[int, str] = {}  # the skipped statement at the end of each chain
+
+        def cause(stmt: Statement, names: set[str], body: bool) -> tuple[str, str] | None:
+            """(why, the skipped statement at the root of it), or None."""
+            for name in sorted(names - _BUILTINS):
+                name_binders = binders.get(name, [])
+                prior = name_binders if body else [b for b in name_binders if b.index < stmt.index]
+                latest = max(prior, key=lambda b: b.index) if prior and not body else None
+                sources = prior if body else ([latest] if latest else [])
+                for b in sources:
+                    if b.index in blocked:
+                        return f"{name} comes from line {b.line}, not run: {roots[b.index]}", roots[b.index]
+                    if b.index not in run and b.skip_reason is not None:
+                        why = f"{name} comes from line {b.line}, {b.skip_reason}, which actlint does not run"
+                        return why, why
+                since = -1 if body or latest is None else latest.index
+                for m in mutators.get(name, []):
+                    if m.index == stmt.index or m.index <= since or (not body and m.index > stmt.index):
+                        continue
+                    if m.index in blocked and _changes_structure(m.node, name):
+                        return f"{name} is changed by line {m.line}, not run: {roots[m.index]}", roots[m.index]
+                    if m.index not in run and m.skip_reason is not None and _changes_structure(m.node, name):
+                        why = f"{name} is changed by line {m.line}, {m.skip_reason}, which actlint does not run"
+                        return why, why
+            return None
+
+        for stmt in statements:
+            if stmt.kind == "definition":
+                names = _build_names(stmt.node) if isinstance(stmt.node, (ast.ClassDef, ast.FunctionDef)) else set()
+                found = cause(stmt, names, body=True)
+            elif stmt.index in run:
+                uses = set(stmt.uses)
+                for name in list(uses):
+                    uses |= external_uses.get(name, set())
+                found = cause(stmt, uses, body=False)
+            else:
+                continue
+            if found is None and stmt.kind in ("model", "example") and stmt.index in run:
+                # The model, once built, is changed in its structure by a statement that does not run.
+                for name in stmt.binds:
+                    for m in mutators.get(name, []):
+                        if m.index > stmt.index and m.index not in run and m.skip_reason is not None \
+                                and _changes_structure(m.node, name):
+                            why = f"{name} is changed by line {m.line}, {m.skip_reason}, which actlint does not run"
+                            found = why, why
+                            break
+                    if found:
+                        break
+            if found is not None:
+                blocked[stmt.index], roots[stmt.index] = found
+        return blocked
+
+
+#: Methods that change what a container or module holds (not its weights or mode).
+_STRUCTURAL_METHODS = {"append", "extend", "insert", "add_module", "register_module", "register_parameter",
+                       "register_buffer", "update", "setdefault", "pop", "remove", "clear", "__setitem__",
+                       "__setattr__"}
+#: Attributes whose assignment changes values, not structure (a checkpoint's weights).
+_VALUE_ATTRIBUTES = {"data", "weight", "bias", "grad", "requires_grad", "training"}
+
+
+def _changes_structure(node: ast.AST, name: str) -> bool:
+    """Does ``node`` change what ``name`` holds (layers, config fields), not only its weights or mode?"""
+    for n in ast.walk(node):
+        if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            for t in targets:
+                for sub in ast.walk(t):
+                    if root_name(sub) != name:
+                        continue
+                    if isinstance(n, ast.AugAssign) and isinstance(sub, ast.Name):
+                        return True  # layers += [...]
+                    if isinstance(sub, ast.Attribute) and sub.attr not in _VALUE_ATTRIBUTES:
+                        return True
+                    if isinstance(sub, ast.Subscript):
+                        return True
+        elif isinstance(n, ast.Call):
+            func = n.func
+            if isinstance(func, ast.Attribute) and func.attr in _STRUCTURAL_METHODS and root_name(func.value) == name:
+                return True
+            if dotted_name(func) in ("setattr", "delattr") and n.args and root_name(n.args[0]) == name:
+                return True
+    return False
+
+
+def _build_names(node: ast.ClassDef | ast.FunctionDef) -> set[str]:
+    """Global names read while a class builds (``__init__``, ``forward`` and the methods they call)
+    or while a factory function runs."""
+    if isinstance(node, ast.FunctionDef):
+        return _function_free_names(node)
+    methods = {m.name: m for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    todo = [m for m in ("__init__", "forward") if m in methods]
+    seen: set[str] = set()
+    names = _definition_time_names(node)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        fn = methods[name]
+        names |= _function_free_names(fn)
+        for call in _calls(fn):
+            callee = dotted_name(call.func)
+            if callee.startswith("self.") and callee[5:] in methods:
+                todo.append(callee[5:])
+    return names
 
 
 def plan_module(tree: ast.Module) -> LoadPlan:
     """The load plan of a parsed module (see the module docstring)."""
     return Planner(tree).plan()
+
+
+def definition_uses(tree: ast.Module) -> dict[str, set[str]]:
+    """Name of each top-level class and function -> the global names building it reads,
+    through the other definitions it uses (for example blocks: :meth:`Planner.plan`)."""
+    direct = {n.name: _build_names(n) for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+    closure: dict[str, set[str]] = {}
+    for name in direct:
+        seen, todo = set(), [name]
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            todo.extend(n for n in direct.get(current, ()) if n in direct)
+        closure[name] = set().union(*(direct[n] for n in seen))
+    return closure
 
 
 __all__ = ["LoadPlan", "Statement", "plan_module", "dotted_name", "DATA", "TRAINING", "CHECKPOINT", "TRACKING",
