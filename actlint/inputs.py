@@ -5,7 +5,9 @@ Resolution order (first that applies):
 1. ``--input-shape 8,3,224,224`` (repeatable for several inputs) with ``--input-dtype``;
 2. a module-level ``example_inputs()`` in the user's file returning a tensor or a tuple;
 3. the model's ``example_input_array`` attribute (PyTorch Lightning's convention);
-4. inference from the first layer the input reaches (Linear, Conv1d/2d/3d, Embedding ->
+4. the inputs the file's own example calls the model with (``net(torch.randn(1, 3, 32, 32))``
+   in the ``__main__`` block, ``main()``, a ``test_*`` function or a docstring), when they run;
+5. inference from the first layer the input reaches (Linear, Conv1d/2d/3d, Embedding ->
    integer tokens, RNN/LSTM/GRU honouring ``batch_first``, norms), trying candidate sizes
    with fake tensors (no real compute) until the forward pass type-checks.
 
@@ -15,7 +17,7 @@ flag that fixes it, so static rules still run and the probe reports itself as sk
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import torch
@@ -106,10 +108,14 @@ def resolve_inputs(
     batch_size: int = 8,
     check: ShapeCheck | None = None,
     given: tuple[Any, ...] | None = None,
+    file_example: tuple[tuple[Any, ...], str] | None = None,
 ) -> InputResolution:
     """Find example inputs for ``model`` (see the module docstring for the order).
 
     ``given`` are inputs passed from Python (``actlint.lint(model, x)``): they come first.
+    ``file_example`` are the inputs the file's own example calls the model with, and where
+    (:mod:`actlint.loader.examples`); used after the model's ``example_input_array``
+    when they type-check.
 
     ``check`` type-checks a candidate input (default: :func:`type_checks`); the pipeline
     passes one that propagates shapes through the traced graph at the same time.
@@ -130,6 +136,14 @@ def resolve_inputs(
     array = getattr(model, "example_input_array", None)
     if array is not None:
         return _user_inputs(model, graph, _as_tuple(array, "example_input_array"), "example_input_array")
+    example_note = ""
+    if file_example is not None:
+        values, origin = file_example
+        resolution = _user_inputs(model, graph, tuple(values), origin)
+        ok, error = (check or (lambda c: type_checks(model, c)))(resolution.inputs)
+        if ok:
+            return resolution
+        example_note = f"the inputs of {origin} did not run ({error}); "
     lazy = [name for name, p in model.named_parameters() if is_lazy(p)]
     if lazy:
         # Running the model, even on fake tensors, would materialise its lazy layers
@@ -141,7 +155,8 @@ def resolve_inputs(
         )
     if graph is None:
         return InputResolution(None, "none", "no example inputs: the model could not be traced; pass --input-shape")
-    return infer_inputs(model, graph, batch_size=batch_size, check=check)
+    inferred = infer_inputs(model, graph, batch_size=batch_size, check=check)
+    return replace(inferred, note=example_note + inferred.note) if example_note else inferred
 
 
 def _user_inputs(model: nn.Module, graph: GraphView | None, values: tuple[Any, ...], source: str) -> InputResolution:
@@ -154,13 +169,15 @@ def _user_inputs(model: nn.Module, graph: GraphView | None, values: tuple[Any, .
     replaced = 0
     out = []
     for value in values:
-        if isinstance(value, torch.Tensor) and value.numel() > 1 and not value.is_meta and bool(
-                (value == value.reshape(-1)[0]).all()):
-            high = _vocab_size(model, graph) if not value.dtype.is_floating_point else 2
-            value = make_tensor(tuple(value.shape), value.dtype, high=high).to(value.device)
+        # Only floating constants are placeholders: a boolean mask of zeros means "no padding"
+        # and integer ids or lengths are data; randomising them would make a different input
+        # (fully masked rows, NaN in the forward).
+        if isinstance(value, torch.Tensor) and value.dtype.is_floating_point and value.numel() > 1 \
+                and not value.is_meta and bool((value == value.reshape(-1)[0]).all()):
+            value = make_tensor(tuple(value.shape), value.dtype).to(value.device)
             replaced += 1
         out.append(value)
-    note = "constant values replaced by random ones of the same shape and dtype" if replaced else ""
+    note = "constant floating values replaced by random ones of the same shape and dtype" if replaced else ""
     return InputResolution(tuple(out), source, note)
 
 

@@ -415,6 +415,7 @@ def _trace_and_resolve(loaded: LoadedModel, options: LintOptions, limit: float) 
             resolution = resolve_inputs(
                 model, graph, namespace=loaded.file.namespace, shapes=options.input_shapes,
                 dtype=options.input_dtype, batch_size=options.batch_size, check=check, given=options.example_inputs,
+                file_example=(loaded.example_inputs, loaded.example_inputs_from) if loaded.example_inputs else None,
             )
     except UserCodeTimeout as exc:
         resolution = InputResolution(None, "none", f"{exc} while trying example inputs (stopped)")

@@ -42,13 +42,14 @@ from typing import Any, Callable, Iterator
 import torch.nn as nn
 
 from actlint.errors import NoModelError, UserError, one_line
-from actlint.fence import FenceLog, UserCodeTimeout, fenced, time_limit
+from actlint.fence import FenceLog, NetworkBlocked, UserCodeTimeout, fenced, time_limit
 from actlint.graph import record_construction_site
 from actlint.loader.build import (
     build_sized, default_arguments, default_memory_budget, format_size, model_bytes, on_meta,
     required_parameters, unwrap,
 )
-from actlint.loader.plan import UNNEEDED, LoadPlan, Statement, plan_module
+from actlint.loader.examples import CALL_PREFIX, INPUTS_PREFIX, ExampleBlock, ExampleBuild, example_blocks
+from actlint.loader.plan import MAIN_GUARD, UNNEEDED, LoadPlan, Statement, plan_module
 from actlint.loader.selectors import is_plain_name, parse_selector, split_selector
 from actlint.location import SourceLocation
 from actlint.prefilter import FACTORY_NAMES  # one list for discovery and the text check
@@ -81,17 +82,32 @@ class LoadedFile:
     tree: ast.Module | None = field(default=None, repr=False)
     #: Where findings without a location of their own point (the API: the lint() call).
     default_line: int = 1
+    #: Models the file's own example blocks built (None until they are read: :func:`file_examples`).
+    examples: list[ExampleBuild] | None = field(default=None, repr=False)
+    #: Names the ``__main__`` block bound (its models are examples, not module-level instances).
+    example_names: set[str] = field(default_factory=set, repr=False)
+    #: Why an example block built no model (block label -> one line), for the no-model message.
+    example_failures: dict[str, str] = field(default_factory=dict, repr=False)
+    flags: int = 0  # the file's __future__ compiler flags
+    blocks: list[ExampleBlock] | None = field(default=None, repr=False)
+    functions_read: bool = False  # the function example blocks have run (file_examples)
+    guard_plan: LoadPlan | None = field(default=None, repr=False)  # the __main__ block's, once read
 
     def load_note(self) -> str | None:
         """One short line: what loading ran, skipped and fenced (None for a plain library file)."""
         parts: list[str] = []
-        if self.plan is not None:
-            executable = [s for s in self.plan.statements if s.kind in ("config", "model", "other", "guard")]
-            ran = sum(1 for s in executable if self.plan.runs(s))
-            skipped = {reason: lines for reason, lines in self.plan.skipped().items() if reason != UNNEEDED}
+        guard_read = self.guard_plan is not None
+        for plan, what in ((self.plan, "top-level statements"), (self.guard_plan, "statements of the __main__ block")):
+            if plan is None:
+                continue
+            executable = [s for s in plan.statements if s.kind in ("config", "model", "other", "guard")
+                          and not (guard_read and s.kind == "guard")]
+            ran = sum(1 for s in executable if plan.runs(s))
+            skipped = {reason: lines for reason, lines in plan.skipped().items()
+                       if reason != UNNEEDED and not (guard_read and reason == MAIN_GUARD)}
             if skipped:
                 listed = "; ".join(f"{reason}: {_lines(lines)}" for reason, lines in skipped.items())
-                parts.append(f"ran {ran} of {len(executable)} top-level statements (skipped {listed})")
+                parts.append(f"ran {ran} of {len(executable)} {what} (skipped {listed})")
         failures = list(self.failures.values())
         if failures:
             shown = "; ".join(f.replace(f"{self.display}:", "line ", 1) for f in failures[:2])
@@ -121,6 +137,9 @@ class LoadedModel:
     file: LoadedFile
     notes: list[str] = field(default_factory=list)  # how it was built, unwrapped, or put on meta
     meta: bool = False  # weights are meta tensors: rules needing weight values and the probe are skipped
+    #: Inputs the file's own example calls the model with, and where (``the file's example, line 9, test()``).
+    example_inputs: tuple[Any, ...] | None = None
+    example_inputs_from: str = ""
 
 
 _budget_cache: list[int] = []
@@ -256,7 +275,7 @@ def load_file(path_text: str, settings: LoadSettings | None = None) -> LoadedFil
     module = types.ModuleType(module_name)
     module.__file__ = str(resolved)
     module.__builtins__ = __builtins__  # type: ignore[attr-defined]
-    loaded = LoadedFile(resolved, path_text, source, module.__dict__, plan, settings, tree=tree)
+    loaded = LoadedFile(resolved, path_text, source, module.__dict__, plan, settings, tree=tree, flags=flags)
     with running_user_code(loaded, f"loading {path_text}"):
         sys.modules[module_name] = module  # dataclasses and pickling look the module up
         for stmt in plan.statements:
@@ -264,7 +283,92 @@ def load_file(path_text: str, settings: LoadSettings | None = None) -> LoadedFil
                 _run_statement(loaded, stmt, flags)
             elif stmt.index in plan.blocked and stmt.kind != "definition":
                 loaded.failures[stmt.index] = _unfaithful_message(loaded, stmt, plan.blocked[stmt.index])
+            elif stmt.kind == "guard":
+                # The __main__ block's model statements and what they need, where the script runs them.
+                guard = next((b for b in _blocks(loaded) if b.module_scope), None)
+                if guard is not None:
+                    loaded.guard_plan = guard.plan
+                    loaded.examples = _run_block(loaded, guard, loaded.namespace)
     return loaded
+
+
+def _blocks(loaded: LoadedFile) -> list[ExampleBlock]:
+    if loaded.blocks is None:
+        loaded.blocks = example_blocks(loaded.tree) if loaded.tree is not None else []
+    return loaded.blocks
+
+
+def file_examples(loaded: LoadedFile) -> list[ExampleBuild]:
+    """Every model the file's example blocks build (the ``__main__`` block's at load; the rest now, once)."""
+    if not loaded.functions_read:
+        loaded.functions_read = True
+        builds = list(loaded.examples or [])
+        for block in _blocks(loaded):
+            if not block.module_scope:
+                with running_user_code(loaded, f"reading {block.label}"):
+                    builds += _run_block(loaded, block, dict(loaded.namespace))
+        loaded.examples = builds
+    return loaded.examples or []
+
+
+def _run_block(loaded: LoadedFile, block: ExampleBlock, namespace: dict[str, Any]) -> list[ExampleBuild]:
+    """Run what a block's models need (in ``namespace``) and collect the models and their inputs."""
+    if block.function is not None:
+        _bind_arguments(loaded, block.function, namespace)
+    failures: dict[int, str] = {}
+    ran: set[int] = set()
+    for stmt in block.plan.statements:
+        if block.plan.runs(stmt):
+            try:
+                _run_statement(loaded, stmt, loaded.flags, namespace=namespace, failures=failures)
+            except UserError as exc:  # a statement past the time limit: this block is done
+                failures[stmt.index] = exc.message
+                break
+            ran.add(stmt.index)
+        elif stmt.index in block.plan.blocked and stmt.kind == "model":
+            failures[stmt.index] = _unfaithful_message(loaded, stmt, block.plan.blocked[stmt.index])
+    if block.module_scope:
+        loaded.example_names |= {n for s in block.plan.statements if s.index in ran for n in s.binds}
+    builds: list[ExampleBuild] = []
+    for variable, line in block.model_variables().items():
+        model = namespace.get(variable)
+        if not isinstance(model, nn.Module) or _is_loss(model):
+            continue
+        inputs = namespace.get(INPUTS_PREFIX + variable)
+        tensors = inputs if isinstance(inputs, tuple) and inputs and all(_is_tensor_input(x) for x in inputs) else None
+        builds.append(ExampleBuild(variable, model, line, block.label, block.primary, block.call_text(variable),
+                                   tensors, block.input_line(variable) if tensors else None))
+    for name in [n for n in namespace if n.startswith((INPUTS_PREFIX, CALL_PREFIX))]:
+        if block.module_scope and name.startswith(CALL_PREFIX):
+            continue  # a function block reads its arguments from here
+        namespace.pop(name, None)
+    if not builds and failures:
+        first = next(iter(failures.values()))
+        loaded.example_failures[block.label] = first.replace(f"{loaded.display}:", "line ", 1)
+    return builds
+
+
+def _is_tensor_input(value: Any) -> bool:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return True
+    return isinstance(value, (tuple, list)) and bool(value) and all(isinstance(v, torch.Tensor) for v in value)
+
+
+def _bind_arguments(loaded: LoadedFile, function: str, namespace: dict[str, Any]) -> None:
+    """A function block's parameters: what the __main__ block passes (``main(args)``), else their defaults."""
+    fn = loaded.namespace.get(function)
+    if not callable(fn):
+        return
+    try:
+        signature = inspect.signature(fn)
+        args, kwargs = loaded.namespace.get(CALL_PREFIX + function, ((), {}))
+        bound = signature.bind_partial(*args, **kwargs)
+        bound.apply_defaults()
+    except (TypeError, ValueError):
+        return
+    namespace.update(bound.arguments)
 
 
 def _unfaithful_message(loaded: LoadedFile, stmt: Statement, why: str) -> str:
@@ -274,17 +378,27 @@ def _unfaithful_message(loaded: LoadedFile, stmt: Statement, why: str) -> str:
             f"file builds it)")
 
 
-def _run_statement(loaded: LoadedFile, stmt: Statement, flags: int) -> None:
-    """Run one top-level statement; a failure is recorded (and explained), a timeout ends the load."""
-    code = compile(ast.Module(body=[stmt.node], type_ignores=[]), str(loaded.path), "exec",
-                   flags=flags, dont_inherit=True)
+def _run_statement(loaded: LoadedFile, stmt: Statement, flags: int, *, namespace: dict[str, Any] | None = None,
+                   failures: dict[int, str] | None = None) -> None:
+    """Run one top-level statement; a failure is recorded (and explained), a timeout ends the load.
+
+    ``namespace`` and ``failures`` default to the file's; an example block passes its own.
+    """
+    namespace = loaded.namespace if namespace is None else namespace
+    failures = loaded.failures if failures is None else failures
     where = f"{loaded.display}:{stmt.line}"
+    try:
+        code = compile(ast.Module(body=[stmt.node], type_ignores=[]), str(loaded.path), "exec",
+                       flags=flags, dont_inherit=True)
+    except SyntaxError as exc:  # a block's 'return' or 'yield' read out of its function
+        failures[stmt.index] = f"{where}: {one_line(exc)}"
+        return
     loaded.fence.replay()
     try:
         if stmt.kind == "model":
-            _run_model_statement(loaded, stmt, code)
+            _run_model_statement(loaded, stmt, code, namespace)
         else:
-            exec(code, loaded.namespace)  # noqa: S102 - the user's own file, fenced
+            exec(code, namespace)  # noqa: S102 - the user's own file, fenced
     except UserCodeTimeout as exc:
         raise UserError(
             f"{where}: loading stopped: this statement ran longer than {exc.seconds:g}s "
@@ -292,15 +406,16 @@ def _run_statement(loaded: LoadedFile, stmt: Statement, flags: int) -> None:
             file=loaded.display,
         ) from None
     except SystemExit as exc:
-        loaded.failures[stmt.index] = f"{where}: {_exit_message(exc, loaded.fence)}"
+        failures[stmt.index] = f"{where}: {_exit_message(exc, loaded.fence)}"
     except ImportError as exc:
-        loaded.failures[stmt.index] = f"{where}: import error: {one_line(exc)}"
+        failures[stmt.index] = f"{where}: import error: {one_line(exc)}"
     except Exception as exc:  # noqa: BLE001 - any error raised by the user's file
         line = _user_line(exc, str(loaded.path)) or stmt.line
-        loaded.failures[stmt.index] = f"{loaded.display}:{line}: {_explained(exc, loaded)}"
+        failures[stmt.index] = f"{loaded.display}:{line}: {_explained(exc, loaded, stmt)}"
 
 
-def _run_model_statement(loaded: LoadedFile, stmt: Statement, code: types.CodeType) -> None:
+def _run_model_statement(loaded: LoadedFile, stmt: Statement, code: types.CodeType,
+                         namespace: dict[str, Any]) -> None:
     """``model = Net(...)``: sized like any build (:func:`build_sized`), so a 7B model is never allocated.
 
     For real the statement runs in the file's namespace; on the meta device in a copy of
@@ -310,11 +425,11 @@ def _run_model_statement(loaded: LoadedFile, stmt: Statement, code: types.CodeTy
         return {name: namespace[name] for name in stmt.binds if name in namespace}
 
     def run() -> dict[str, Any]:
-        exec(code, loaded.namespace)  # noqa: S102 - the user's own file, fenced
-        return bindings(loaded.namespace)
+        exec(code, namespace)  # noqa: S102 - the user's own file, fenced
+        return bindings(namespace)
 
     def run_on_meta() -> dict[str, Any]:
-        scratch = dict(loaded.namespace)
+        scratch = dict(namespace)
         exec(code, scratch)  # noqa: S102
         return bindings(scratch)
 
@@ -322,7 +437,7 @@ def _run_model_statement(loaded: LoadedFile, stmt: Statement, code: types.CodeTy
                         size_of=lambda bound: max((model_bytes(v) for v in bound.values() if isinstance(v, nn.Module)),
                                                   default=0))
     if built.meta:
-        loaded.namespace.update(built.model)
+        namespace.update(built.model)
 
 
 _REQUIRED = re.compile(r"error: the following arguments are required: (.+)")
@@ -346,8 +461,33 @@ def _exit_message(exc: SystemExit, log: FenceLog) -> str:
     return f"the file called sys.exit({exc.code}) while loading"
 
 
-def _explained(exc: BaseException, loaded: LoadedFile) -> str:
+_WEIGHT_ARGUMENTS = ("pretrained", "weights", "pretrained_backbone", "weights_backbone", "pretrained_model",
+                     "checkpoint", "ckpt", "url")
+
+
+def _download_hint(exc: BaseException, stmt: Statement | None) -> str | None:
+    """A build that tried to download weights: name the argument to change (the network is off)."""
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, NetworkBlocked):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None and "network access is disabled" not in str(exc):
+        return None
+    named = []
+    for node in ast.walk(stmt.node) if stmt is not None else ():
+        if isinstance(node, ast.keyword) and node.arg and node.arg.startswith(_WEIGHT_ARGUMENTS):
+            if not (isinstance(node.value, ast.Constant) and node.value.value in (None, False)):
+                named.append(node.arg)
+    change = (", ".join(f"{a}=None" if a.startswith("weights") else f"{a}=False" for a in named)
+              if named else "weights=None (or pretrained=False)")
+    return (f"it tried to download pretrained weights, and the network is off while actlint runs your file; "
+            f"build the model with {change}: actlint lints the architecture, not the weights")
+
+
+def _explained(exc: BaseException, loaded: LoadedFile, stmt: Statement | None = None) -> str:
     """One-line error; a NameError says where the missing name would have come from."""
+    hint = _download_hint(exc, stmt)
+    if hint:
+        return hint
     text = one_line(exc)
     if isinstance(exc, NameError) and loaded.plan is not None:
         name = getattr(exc, "name", None)
@@ -412,8 +552,33 @@ def _as_loaded(loaded: LoadedFile, name: str, kind: str, model: nn.Module, *, me
     return LoadedModel(name, kind, inner, loaded, notes=notes, meta=meta)
 
 
+def _from_example(loaded: LoadedFile, name: str, kind: str, build: ExampleBuild) -> LoadedModel:
+    """A model one of the file's example blocks built, with the inputs the block calls it with."""
+    model = _as_loaded(loaded, name, kind, build.model, notes=[build.describe()])
+    if build.inputs is not None:
+        model.example_inputs, model.example_inputs_from = build.inputs, build.inputs_origin()
+    return model
+
+
+def _unfaithful_definition(loaded: LoadedFile, name: str) -> str | None:
+    """Why building the class or factory ``name`` would not build what the file builds, or None."""
+    if loaded.plan is None:
+        return None
+    for stmt in loaded.plan.statements:
+        if stmt.kind == "definition" and name in stmt.binds and stmt.index in loaded.plan.blocked:
+            return (f"{loaded.display}:{stmt.line}: {name} not built: {loaded.plan.blocked[stmt.index]} "
+                    f"(actlint lints a model only as the file builds it)")
+    return None
+
+
 def _build_class(loaded: LoadedFile, name: str, cls: type, kind: str = "class") -> LoadedModel:
-    """A model class with its required arguments filled from config classes (or a UserError)."""
+    """A model class as the file's own example builds it, else with its required arguments
+    filled from config classes (or a UserError)."""
+    if why := _unfaithful_definition(loaded, name):
+        raise UserError(why, file=loaded.display)
+    build = next((b for b in file_examples(loaded) if type(b.model) is cls), None)
+    if build is not None:
+        return _from_example(loaded, name, kind, build)
     arguments, missing = default_arguments(cls, loaded.namespace)
     if arguments is None:
         factory = _factory_returning(loaded, name)
@@ -545,7 +710,8 @@ def _candidate_names(loaded: LoadedFile) -> list[tuple[str, str]]:
     ns = loaded.namespace
     found: list[tuple[str, str]] = []
     for name, obj in ns.items():
-        if not name.startswith("_") and isinstance(obj, nn.Module) and not _is_loss(obj):
+        if not name.startswith("_") and isinstance(obj, nn.Module) and not _is_loss(obj) \
+                and name not in loaded.example_names:
             found.append((name, "instance"))
     for name in FACTORY_NAMES:
         obj = ns.get(name)
@@ -577,6 +743,7 @@ def discover_models(loaded: LoadedFile) -> list[LoadedModel]:
                 if "needs constructor arguments" not in exc.message:
                     raise
                 needs_args.append(NoModelError(exc.message, file=exc.file))
+    models += _example_candidates(loaded, models)
     models = _drop_submodule_candidates(models)
     if not models:
         failure = _first_failure(loaded)
@@ -596,13 +763,27 @@ def discover_models(loaded: LoadedFile) -> list[LoadedModel]:
     return models
 
 
+def _example_candidates(loaded: LoadedFile, found: list[LoadedModel]) -> list[LoadedModel]:
+    """Models the script builds in its ``__main__`` block or ``main()`` from other libraries'
+    classes and factories (``model = resnet18(num_classes=10)``); tests' and docstrings' builds
+    only when the file gives no other model."""
+    file_classes = {cls for _, cls in _module_classes(loaded)}
+    out: list[LoadedModel] = []
+    for build in file_examples(loaded):
+        if type(build.model) in file_classes or any(m.model is build.model for m in found + out):
+            continue
+        if build.primary or not found:
+            out.append(_from_example(loaded, build.variable, "example", build))
+    return out
+
+
 def _first_failure(loaded: LoadedFile) -> str | None:
-    """The failure that explains a missing model best: a model statement's, else the first."""
+    """The failure that explains a missing model best: an unfaithful model statement's, else the first."""
     if not loaded.failures:
         return None
-    statements = loaded.plan.statements if loaded.plan is not None else []
+    plan = loaded.plan
     for index, message in loaded.failures.items():
-        if index < len(statements) and statements[index].kind == "model":
+        if plan is not None and index in plan.blocked and plan.statements[index].kind == "model":
             return message
     return next(iter(loaded.failures.values()))
 

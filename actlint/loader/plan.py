@@ -287,8 +287,11 @@ class Planner:
     definitions and imports are known names there.
     """
 
-    def __init__(self, tree: ast.Module, parent: "Planner | None" = None) -> None:
+    def __init__(self, tree: ast.Module, parent: "Planner | None" = None,
+                 example_nodes: set[int] | None = None) -> None:
         self.tree = tree
+        #: ids of synthetic statements that evaluate a block's example inputs (always wanted)
+        self.example_nodes = example_nodes or set()
         self.defined_classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
         self.defined_functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         self.import_names: set[str] = set()
@@ -354,7 +357,7 @@ class Planner:
             return DATA
         return None
 
-    def _builds_model(self, value: ast.AST) -> bool:
+    def builds_model(self, value: ast.AST) -> bool:
         """``Net(...)``, ``nn.Sequential(...)``, ``models.resnet18()``, ``Net().to(device)``, wrappers."""
         while (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
                and value.func.attr in _CHAIN_METHODS and isinstance(value.func.value, ast.Call)):
@@ -456,7 +459,9 @@ class Planner:
             stmt.kind = "definition"  # try: from apex import FusedLayerNorm / except: ...
             return stmt
         stmt.skip_reason = reason
-        if reason is None and self._config_call(node):
+        if reason is None and id(node) in self.example_nodes:
+            stmt.kind = "example"
+        elif reason is None and self._config_call(node):
             stmt.kind = "config"
         elif reason is None and self._holds_model_build(node):
             stmt.kind = "model"
@@ -467,7 +472,7 @@ class Planner:
 
     def _holds_model_build(self, node: ast.stmt) -> bool:
         for n in ast.walk(node):
-            if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None and self._builds_model(n.value):
+            if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None and self.builds_model(n.value):
                 return True
         return False
 
