@@ -6,6 +6,9 @@ the most specific matching entry wins, and on a tie ``ignore`` wins.
 
 from __future__ import annotations
 
+import os
+import traceback
+
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -132,5 +135,7 @@ def run_rules(rules: Iterable[Rule], make_context: Callable[[Rule], RuleContext]
         try:
             outcome.findings.extend(rule.check(ctx))
         except Exception as exc:  # noqa: BLE001 - a rule bug must not lose the other findings
+            if os.environ.get("ACTLINT_DEBUG"):
+                traceback.print_exc()
             outcome.crashed[rule.id] = one_line(exc)
     return outcome

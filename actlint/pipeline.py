@@ -15,13 +15,13 @@ import time
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
 from actlint.engine import NO_TRAINING, RuleSelection, instantiate_rules, run_rules, skipped_note
 from actlint.errors import NoModelError, UserError, one_line
-from actlint.findings import Finding
+from actlint.findings import Finding, ProbeVerdict
 from actlint.graph import parameter_count
 from actlint.inputs import resolve_inputs
 from actlint.config import PerFileRules
@@ -306,11 +306,20 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
     probe_skipped = dict(measured.skipped)  # one note below, not one per measured rule
     outcome.crashed.update(measured.crashed)
     by_id = {r.id: r for r in rules}
+
+    def judged(finding: Finding, verdict: Callable[[], ProbeVerdict]) -> Finding:
+        try:
+            return finding.with_probe(verdict())
+        except Exception as exc:  # noqa: BLE001 - a confirmation bug must not lose the finding
+            outcome.crashed.setdefault(finding.rule, one_line(exc))
+            return finding
+
     findings = [
-        f.with_probe(verdict_for(by_id[f.rule], f, RuleContext(by_id[f.rule], graph, loaded.file, probe=measured_probe), report))
+        judged(f, lambda f=f: verdict_for(by_id[f.rule], f, RuleContext(by_id[f.rule], graph, loaded.file,
+                                                                          probe=measured_probe), report))
         for f in findings
     ] + merge_repeats([
-        f.with_probe(by_id[f.rule].confirm(f, RuleContext(by_id[f.rule], graph, loaded.file, probe=report)))
+        judged(f, lambda f=f: by_id[f.rule].confirm(f, RuleContext(by_id[f.rule], graph, loaded.file, probe=report)))
         for f in (_displayed(f, loaded) for f in measured.findings)
     ])
     findings.sort(key=Finding.sort_key)
@@ -325,9 +334,9 @@ def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions)
         notes.append(line)
     if not report.ok and options.probe:
         notes.append(f"probe {report.status}: {report.reason} (measured rules not run)")
-    if outcome.crashed:
-        rule_id, error = sorted(outcome.crashed.items())[0]
-        raise UserError(f"internal error in rule {rule_id}: {error}")
+    # A rule that raised is one note; every other finding of the model still stands.
+    for rule_id, error in sorted(outcome.crashed.items()):
+        notes.append(f"rule {rule_id} was skipped: it raised {error} (an actlint bug: please report it)")
     return ModelResult(
         name=loaded.name,
         file=loaded.file.display,

@@ -16,10 +16,19 @@ import torch
 import torch.nn as nn
 
 
+_MISSING = object()
+
+
 @contextlib.contextmanager
 def preserved(model: nn.Module, *, parameters: bool = False) -> Iterator[None]:
-    """Restore modes and buffers (and with ``parameters=True`` weights, grads, requires_grad)."""
+    """Restore modes, buffers and plain attributes (and with ``parameters=True`` weights, grads, requires_grad).
+
+    A forward may assign to its module (CLIP's ``self.attn_mask = self.attn_mask.to(x.dtype)``):
+    under fx that leaves a Proxy in the user's model, under a real pass another tensor. Every
+    module's attributes and buffer slots are put back as they were, by identity.
+    """
     modes = [(m, m.training) for m in model.modules()]
+    attributes = [(m, dict(m.__dict__), dict(m._buffers)) for m in model.modules()]
     buffers = [(b, b.detach().clone()) for b in model.buffers() if b is not None and not b.is_meta]
     params: list[tuple[nn.Parameter, torch.Tensor, torch.Tensor | None, bool]] = []
     if parameters:
@@ -36,6 +45,16 @@ def preserved(model: nn.Module, *, parameters: bool = False) -> Iterator[None]:
                 p.copy_(data)
                 p.grad = grad
                 p.requires_grad_(requires_grad)
+        for m, saved_dict, saved_buffers in attributes:
+            for key in [k for k in m.__dict__ if k not in saved_dict]:
+                del m.__dict__[key]
+            for key, value in saved_dict.items():
+                if m.__dict__.get(key, _MISSING) is not value:
+                    m.__dict__[key] = value
+            if m._buffers.keys() != saved_buffers.keys() or any(
+                    m._buffers[k] is not v for k, v in saved_buffers.items()):
+                m._buffers.clear()
+                m._buffers.update(saved_buffers)
         for m, training in modes:
             m.training = training
 

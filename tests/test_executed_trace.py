@@ -109,7 +109,7 @@ def test_constant_example_input_array_gets_random_values(tmp_path):
             def forward(self, x):
                 return self.net(x)
     """)), "--format", "json"))
-    assert "constant values replaced by random ones" in model["inputs"]
+    assert "constant floating values replaced by random ones" in model["inputs"]
     assert [f["rule"] for f in model["findings"]] == []  # no ACT706 from all-zero inputs
 
 

@@ -44,7 +44,7 @@ def test_lightning_module_with_a_zeros_example_input_array_has_no_act706(tmp_pat
     assert result.exit_code == 0, result.output
     (model,) = json.loads(result.stdout)["models"]
     assert model["name"] == "LitClassifier" and model["probe"]["status"] == "ok"
-    assert "constant values replaced by random ones" in model["inputs"]
+    assert "constant floating values replaced by random ones" in model["inputs"]
     assert model["findings"] == []
 
 

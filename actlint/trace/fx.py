@@ -12,6 +12,7 @@ Shapes come from propagating fake tensors (no real compute) when example inputs 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +84,10 @@ def trace_model(
     for _ in range(_MAX_OPAQUE_RETRIES):
         tracer = _Tracer(opaque, user_path)
         try:
-            fx_graph = tracer.trace(model)
+            # A forward that assigns to its module (``self.attn_mask = ...``) would leave a
+            # Proxy in the user's model: restore every attribute once the trace is done.
+            with preserved(model):
+                fx_graph = tracer.trace(model, concrete_args=default_arguments(model))
         except Exception as exc:  # noqa: BLE001 - any tracing failure means "fall back"
             last_error = one_line(exc)
             culprit = _failing_submodule(exc, model)
@@ -107,6 +111,28 @@ def trace_model(
         return TraceResult(view, gm, None)
     notes.append(f"trace modules: fx could not trace the model ({last_error}); fell back to the module tree")
     return TraceResult(module_tree_view(model, table, notes), None, last_error)
+
+
+def default_arguments(model: nn.Module) -> dict[str, Any] | None:
+    """``forward``'s optional ``None`` parameters, traced as the constant ``None``.
+
+    actlint calls the model with its required inputs only, so ``mask=None`` is None. As a
+    Proxy, ``if mask is None:`` would take the other branch and fx would record a model
+    that never runs (timm's Hiera without its classifier head). A forward whose parameters
+    all have defaults (``forward(input_ids=None, ...)``) keeps its first one as the input.
+    """
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+        return None  # fx cannot bind concrete arguments around *args/**kwargs
+    optional = [p for p in positional if p.default is not inspect.Parameter.empty]
+    if len(optional) == len(positional):
+        optional = optional[1:]
+    concrete = {p.name: None for p in optional if p.default is None}
+    return concrete or None
 
 
 def _failing_submodule(exc: BaseException, root: nn.Module) -> nn.Module | None:
