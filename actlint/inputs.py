@@ -27,6 +27,7 @@ from torch.nn.parameter import is_lazy
 from actlint import ops
 from actlint.errors import UserError, one_line
 from actlint.graph import GraphView, OpNode
+from actlint.input_hints import input_hints
 from actlint.safety import preserved, quiet_torch_logs
 
 DTYPES: dict[str, torch.dtype] = {
@@ -364,6 +365,36 @@ def infer_inputs(
             f"cannot infer inputs: forward() takes {len(required)} required inputs; pass --input-shape "
             f"once per input or define example_inputs() in the file",
         )
+    extra = required[1:]
+    float_dtype = next((p.dtype for p in model.parameters() if p.is_floating_point() and not is_lazy(p)), None)
+
+    def first_that_runs(builders: Sequence[Callable[[], torch.Tensor]], description: str) -> InputResolution | str:
+        """The first candidate that type-checks, or the last error."""
+        last_error = ""
+        for build in builders:
+            first = build()
+            if first.is_floating_point() and float_dtype is not None and first.dtype != float_dtype:
+                first = first.to(float_dtype)  # a model.double() or .half() gets inputs of its own dtype
+            for others in _companions(first, extra):
+                candidate = (first, *others, *hidden)
+                ok, error = check(candidate)
+                if ok:
+                    how = description
+                    if extra:
+                        how += f"; {', '.join(extra)} shaped like {required[0]}" if others and others[0].shape == \
+                            first.shape else f"; {', '.join(extra)} as masks"
+                    if hidden:
+                        how += f"; {required[-1] if not extra else 'hidden'} from init_hidden({batch_size})"
+                    return InputResolution(candidate, "inferred", how)
+                last_error = error
+        return last_error
+
+    # What the model says it takes (library metadata, size hyperparameters, patching, its
+    # embedding) comes before guessing sizes for the first layer.
+    for model_hint in input_hints(model):
+        found = first_that_runs([lambda b=b: b(batch_size) for b in model_hint.builders], f"from {model_hint.origin}")
+        if isinstance(found, InputResolution):
+            return found
     layer = _first_layer(graph, start)
     if layer is None:
         return InputResolution(None, "none", f"cannot infer inputs: no layer with a known input size; {hint}")
@@ -373,28 +404,12 @@ def infer_inputs(
             None, "none",
             f"cannot infer inputs for first layer {layer.describe()} ({type(layer.module).__name__}); {hint}",
         )
-    last_error = ""
-    extra = required[1:]
-    float_dtype = next((p.dtype for p in model.parameters() if p.is_floating_point() and not is_lazy(p)), None)
-    for build in builders:
-        first = build()
-        if first.is_floating_point() and float_dtype is not None and first.dtype != float_dtype:
-            first = first.to(float_dtype)  # a model.double() or .half() gets inputs of its own dtype
-        for others in _companions(first, extra):
-            candidate = (first, *others, *hidden)
-            ok, error = check(candidate)
-            if ok:
-                how = f"{description} at {layer.describe()}"
-                if extra:
-                    how += f"; {', '.join(extra)} shaped like {required[0]}" if others and others[0].shape == \
-                        first.shape else f"; {', '.join(extra)} as masks"
-                if hidden:
-                    how += f"; {required[-1] if not extra else 'hidden'} from init_hidden({batch_size})"
-                return InputResolution(candidate, "inferred", how)
-            last_error = error
+    found = first_that_runs(builders, f"{description} at {layer.describe()}")
+    if isinstance(found, InputResolution):
+        return found
     return InputResolution(
         None, "none",
-        f"cannot infer inputs: no candidate shape for {layer.describe()} type-checked ({last_error}); {hint}",
+        f"cannot infer inputs: no candidate shape for {layer.describe()} type-checked ({found}); {hint}",
     )
 
 

@@ -33,6 +33,9 @@ _MODEL_SIGN = re.compile(
 )
 
 
+# A module of a package whose torch import lives in a sibling (``from .unet_parts import *``).
+_RELATIVE_IMPORT = re.compile(r"^\s*from\s+\.", re.MULTILINE)
+
 # A zero-argument factory discovery would call: a model file even when the architecture
 # is imported from elsewhere and torch is never named.
 _FACTORY_DEF = re.compile(r"^\s*def\s+(?:" + "|".join(FACTORY_NAMES) + r")\s*\(", re.MULTILINE)
@@ -53,7 +56,8 @@ def looks_like_model_file(path: Path) -> bool:
         return False
     if _FACTORY_DEF.search(text):
         return True
-    return _TORCH_WORD.search(text) is not None and _MODEL_SIGN.search(text) is not None
+    torch_named = _TORCH_WORD.search(text) is not None or _RELATIVE_IMPORT.search(text) is not None
+    return torch_named and _MODEL_SIGN.search(text) is not None
 
 
 def filtered_out(arg: str) -> bool:

@@ -44,6 +44,7 @@ import torch.nn as nn
 from actlint.errors import NoModelError, UserError, one_line
 from actlint.fence import FenceLog, NetworkBlocked, UserCodeTimeout, fenced, time_limit
 from actlint.graph import record_construction_site
+from actlint.input_hints import record_constructor_arguments
 from actlint.loader.build import (
     build_sized, default_arguments, default_memory_budget, format_size, model_bytes, on_meta,
     required_parameters, unwrap,
@@ -92,6 +93,7 @@ class LoadedFile:
     blocks: list[ExampleBlock] | None = field(default=None, repr=False)
     functions_read: bool = False  # the function example blocks have run (file_examples)
     guard_plan: LoadPlan | None = field(default=None, repr=False)  # the __main__ block's, once read
+    installed: bool = False  # a module of an installed package (module:attribute), not a file
 
     def load_note(self) -> str | None:
         """One short line: what loading ran, skipped and fenced (None for a plain library file)."""
@@ -191,6 +193,11 @@ def recording_construction_sites(user_path: str) -> Iterator[None]:
         location = _frame_location(user_path, self)
         if location is not None:
             record_construction_site(self, location)
+        caller = sys._getframe(1)  # the subclass __init__ calling super().__init__(): its arguments
+        if caller.f_code.co_name == "__init__" and caller.f_locals.get("self") is self:
+            code = caller.f_code
+            names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+            record_constructor_arguments(self, {n: caller.f_locals[n] for n in names if n in caller.f_locals})
 
     nn.Module.__init__ = recording_init  # type: ignore[method-assign]
     try:
@@ -199,29 +206,53 @@ def recording_construction_sites(user_path: str) -> Iterator[None]:
         nn.Module.__init__ = original_init  # type: ignore[method-assign]
 
 
+def package_of(path: Path) -> tuple[str | None, Path]:
+    """The package a file belongs to, found as ``python -m`` would: walking up the folders
+    that hold an ``__init__.py``. Returns (dotted package name or None, the folder to import
+    from: the package root's parent, or the file's own folder)."""
+    folder = path.parent
+    parts: list[str] = []
+    while (folder / "__init__.py").is_file() and folder.name.isidentifier():
+        parts.append(folder.name)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    if not parts:
+        return None, path.parent
+    return ".".join(reversed(parts)), folder
+
+
 @contextlib.contextmanager
-def _isolated_import_state(folder: Path) -> Iterator[None]:
+def _isolated_import_state(path: Path) -> Iterator[None]:
     saved_path = list(sys.path)
     saved_modules = set(sys.modules)
     saved_bytecode = sys.dont_write_bytecode
-    sys.path.insert(0, str(folder))
+    package, root = package_of(path)
+    folders = [path.parent] + ([root] if package else [])
+    for folder in reversed(folders):
+        sys.path.insert(0, str(folder))
     sys.dont_write_bytecode = True
     try:
         yield
     finally:
         sys.path[:] = saved_path
         sys.dont_write_bytecode = saved_bytecode
-        folder_prefix = str(folder) + os.sep
+        prefixes = tuple(str(f) + os.sep for f in folders)
         for name in set(sys.modules) - saved_modules:
             module_file = getattr(sys.modules.get(name), "__file__", None) or ""
-            if name.startswith("_actlint_user_") or module_file.startswith(folder_prefix):
+            if name.startswith("_actlint_user_") or module_file.startswith(prefixes):
                 sys.modules.pop(name, None)
 
 
 @contextlib.contextmanager
 def running_user_code(loaded: LoadedFile, what: str) -> Iterator[None]:
-    """Everything that must hold while the user's code runs: fence, time limit, import state."""
-    with _isolated_import_state(loaded.path.parent), recording_construction_sites(str(loaded.path)), \
+    """Everything that must hold while the user's code runs: fence, time limit, import state.
+
+    An installed module (``torchvision.models:resnet18``) stays imported: it is the
+    environment's, not a file actlint loaded.
+    """
+    isolation = contextlib.nullcontext() if loaded.installed else _isolated_import_state(loaded.path)
+    with isolation, recording_construction_sites(str(loaded.path)), \
             fenced(str(loaded.path), loaded.settings.script_args, loaded.fence), \
             time_limit(loaded.settings.timeout, what):
         yield
@@ -274,6 +305,9 @@ def load_file(path_text: str, settings: LoadSettings | None = None) -> LoadedFil
     module_name = f"_actlint_user_{digest}"
     module = types.ModuleType(module_name)
     module.__file__ = str(resolved)
+    # A file inside a package imports as a module of it: its relative imports (``from .parts
+    # import *``) resolve against the package, found as ``python -m`` would.
+    module.__package__ = package_of(resolved)[0]
     module.__builtins__ = __builtins__  # type: ignore[attr-defined]
     loaded = LoadedFile(resolved, path_text, source, module.__dict__, plan, settings, tree=tree, flags=flags)
     with running_user_code(loaded, f"loading {path_text}"):
@@ -807,8 +841,46 @@ def _drop_submodule_candidates(models: list[LoadedModel]) -> list[LoadedModel]:
     return kept
 
 
+_IMPORT_TARGET = re.compile(r"^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*):(?!:)(.+)$", re.DOTALL)
+
+
+def import_target(arg: str) -> tuple[str, str] | None:
+    """``torchvision.models:resnet18`` -> ``("torchvision.models", "resnet18")`` (the entry-point
+    convention); None for files, directories and ``file.py::Name`` selectors."""
+    match = _IMPORT_TARGET.match(arg.strip())
+    if match is None or Path(arg).exists() or match.group(1).endswith(".py"):
+        return None
+    return match.group(1), match.group(2).strip()
+
+
+def load_installed(module_name: str, selector: str, settings: LoadSettings | None = None) -> LoadedModel:
+    """The model ``selector`` names or builds in an installed module (``timm:create_model("resnet18")``)."""
+    settings = settings or LoadSettings()
+    shown = f"{module_name}:{selector}"
+    parse_selector(selector, where=shown)
+    placeholder = LoadedFile(Path(module_name), shown, "", {}, None, settings, installed=True)
+    with fenced(module_name, settings.script_args, placeholder.fence), \
+            time_limit(settings.timeout, f"importing {module_name}"):
+        try:
+            module = importlib.import_module(module_name)
+        except UserCodeTimeout as exc:
+            raise UserError(f"{shown}: importing {module_name} did not finish within {exc.seconds:g}s",
+                            file=shown) from None
+        except ImportError as exc:
+            raise UserError(f"{shown}: cannot import {module_name} ({one_line(exc)})", file=shown) from None
+        except Exception as exc:  # noqa: BLE001 - the package failed at import
+            raise UserError(f"{shown}: importing {module_name} raised {one_line(exc)}", file=shown) from None
+    path = Path(getattr(module, "__file__", None) or module_name).resolve()
+    # Findings point into the module's file, as for any file.
+    loaded = LoadedFile(path, display_path(path), "", vars(module), None, settings, installed=True)
+    return select_model(loaded, selector)
+
+
 def load_models(arg: str, settings: LoadSettings | None = None) -> list[LoadedModel]:
-    """Load ``file.py`` or ``file.py::Name`` (or ``file.py::Net(width=3)``) and return the models to lint."""
+    """Load ``file.py`` or ``file.py::Name`` (or ``file.py::Net(width=3)``, or an installed
+    ``package.module:attribute``) and return the models to lint."""
+    if (installed := import_target(arg)) is not None:
+        return [load_installed(*installed, settings=settings)]
     path, selector = split_selector(arg)
     loaded = load_file(path, settings)
     if selector is not None:
@@ -818,6 +890,6 @@ def load_models(arg: str, settings: LoadSettings | None = None) -> list[LoadedMo
 
 __all__ = [
     "LoadSettings", "LoadedFile", "LoadedModel", "load_file", "load_models", "select_model", "discover_models",
-    "split_selector", "display_path", "root_model_classes", "recording_construction_sites", "FACTORY_NAMES",
+    "split_selector", "display_path", "root_model_classes", "import_target", "load_installed", "file_examples", "recording_construction_sites", "FACTORY_NAMES",
     "DEFAULT_LOAD_TIMEOUT",
 ]
