@@ -366,6 +366,8 @@ def infer_inputs(
             f"once per input or define example_inputs() in the file",
         )
     extra = required[1:]
+    embeddings = [m.num_embeddings for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))]
+    vocab = min(embeddings) if embeddings else None
     float_dtype = next((p.dtype for p in model.parameters() if p.is_floating_point() and not is_lazy(p)), None)
 
     def first_that_runs(builders: Sequence[Callable[[], torch.Tensor]], description: str) -> InputResolution | str:
@@ -375,14 +377,17 @@ def infer_inputs(
             first = build()
             if first.is_floating_point() and float_dtype is not None and first.dtype != float_dtype:
                 first = first.to(float_dtype)  # a model.double() or .half() gets inputs of its own dtype
-            for others in _companions(first, extra):
+            for others in _companions(first, extra, vocab):
                 candidate = (first, *others, *hidden)
                 ok, error = check(candidate)
                 if ok:
                     how = description
-                    if extra:
-                        how += f"; {', '.join(extra)} shaped like {required[0]}" if others and others[0].shape == \
-                            first.shape else f"; {', '.join(extra)} as masks"
+                    if extra and others and others[0].shape == first.shape:
+                        how += f"; {', '.join(extra)} shaped like {required[0]}"
+                    elif extra and others and others[0].dim() == 1 and not others[0].is_floating_point():
+                        how += f"; {', '.join(extra)} as class labels below {vocab}"
+                    elif extra:
+                        how += f"; {', '.join(extra)} as masks"
                     if hidden:
                         how += f"; {required[-1] if not extra else 'hidden'} from init_hidden({batch_size})"
                     return InputResolution(candidate, "inferred", how)
@@ -399,6 +404,13 @@ def infer_inputs(
     if layer is None:
         return InputResolution(None, "none", f"cannot infer inputs: no layer with a known input size; {hint}")
     builders, description = _candidates(layer, batch_size)
+    if extra and vocab is not None and isinstance(layer.module, nn.Linear):
+        # forward(noise, labels) concatenates an embedding of the labels to the input before
+        # the first layer: the input is narrower by the embedding's width.
+        widths = {m.embedding_dim for m in model.modules() if isinstance(m, nn.Embedding)}
+        features = layer.module.in_features
+        builders = builders + [lambda w=w: torch.randn(batch_size, features - w) for w in sorted(widths)
+                               if 0 < w < features]
     if not builders:
         return InputResolution(
             None, "none",
@@ -413,8 +425,10 @@ def infer_inputs(
     )
 
 
-def _companions(first: torch.Tensor, names: Sequence[str]) -> list[tuple[torch.Tensor, ...]]:
-    """Candidates for the other required inputs: like the first one, or masks over its leading dims."""
+def _companions(first: torch.Tensor, names: Sequence[str], vocab: int | None = None) -> list[tuple[torch.Tensor, ...]]:
+    """Candidates for the other required inputs: like the first one, masks over its leading
+    dims, or (for a model with an Embedding) class labels, one per sample (a conditional
+    GAN's ``forward(noise, labels)``)."""
     if not names:
         return [()]
     like = tuple(_like(first) for _ in names)
@@ -422,6 +436,8 @@ def _companions(first: torch.Tensor, names: Sequence[str]) -> list[tuple[torch.T
     masks = tuple(torch.ones(lead, dtype=first.dtype if not first.dtype.is_floating_point else torch.float32)
                   if "mask" in n.lower() else _like(first) for n in names)
     options = [like, masks] if not any("mask" in n.lower() for n in names) else [masks, like]
+    if vocab is not None and first.dim() >= 1:
+        options.append(tuple(torch.randint(0, vocab, (first.shape[0],)) for _ in names))
     return options
 
 

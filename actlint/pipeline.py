@@ -429,11 +429,13 @@ def _trace_and_resolve(loaded: LoadedModel, options: LintOptions, limit: float) 
     except UserCodeTimeout as exc:
         resolution = InputResolution(None, "none", f"{exc} while trying example inputs (stopped)")
     wanted = graph.trace_method in EXECUTE_AFTER or options.trace == "executed"
-    if wanted and resolution.inputs is not None and not loaded.meta:
+    if wanted and resolution.inputs is not None:
+        # A model on the meta device runs on meta inputs: shapes without memory or compute.
+        inputs = tuple(on_meta_device(x) for x in resolution.inputs) if loaded.meta else resolution.inputs
         try:
             with time_limit(limit, "the executed trace"):
                 notes = [_executed_note(n) for n in graph.notes] or ["trace executed: --trace executed"]
-                executed = trace_executed(model, resolution.inputs, user_file=loaded.file.path, notes=notes)
+                executed = trace_executed(model, inputs, user_file=loaded.file.path, notes=notes)
         except UserCodeTimeout as exc:
             graph.notes.append(f"{exc}; no executed trace")
         except Exception as exc:  # noqa: BLE001 - the forward raised: keep what fx found
@@ -441,6 +443,13 @@ def _trace_and_resolve(loaded: LoadedModel, options: LintOptions, limit: float) 
         else:
             return executed, None, resolution
     return graph, gm, resolution
+
+
+def on_meta_device(value: Any) -> Any:
+    """A tensor's meta twin (same shape and dtype, no storage); anything else unchanged."""
+    if isinstance(value, torch.Tensor) and not value.is_meta:
+        return torch.empty_like(value, device="meta")
+    return value
 
 
 def _executed_note(note: str) -> str:

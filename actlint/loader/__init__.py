@@ -228,7 +228,9 @@ def _isolated_import_state(path: Path) -> Iterator[None]:
     saved_modules = set(sys.modules)
     saved_bytecode = sys.dont_write_bytecode
     package, root = package_of(path)
-    folders = [path.parent] + ([root] if package else [])
+    # A package's root comes first, as under ``python -m``: its own name must resolve to the
+    # package, not to a same-named module beside the file (x_transformers/x_transformers.py).
+    folders = ([root] if package else []) + [path.parent]
     for folder in reversed(folders):
         sys.path.insert(0, str(folder))
     sys.dont_write_bytecode = True
@@ -445,7 +447,8 @@ def _run_statement(loaded: LoadedFile, stmt: Statement, flags: int, *, namespace
         failures[stmt.index] = f"{where}: import error: {one_line(exc)}"
     except Exception as exc:  # noqa: BLE001 - any error raised by the user's file
         line = _user_line(exc, str(loaded.path)) or stmt.line
-        failures[stmt.index] = f"{loaded.display}:{line}: {_explained(exc, loaded, stmt)}"
+        hint = _download_hint(exc, _statement_at(loaded.tree, line) or stmt.node)
+        failures[stmt.index] = f"{loaded.display}:{line}: " + (f"the statement {hint}" if hint else _explained(exc, loaded))
 
 
 def _run_model_statement(loaded: LoadedFile, stmt: Statement, code: types.CodeType,
@@ -499,7 +502,7 @@ _WEIGHT_ARGUMENTS = ("pretrained", "weights", "pretrained_backbone", "weights_ba
                      "checkpoint", "ckpt", "url")
 
 
-def _download_hint(exc: BaseException, stmt: Statement | None) -> str | None:
+def _download_hint(exc: BaseException, node: ast.AST | None) -> str | None:
     """A build that tried to download weights: name the argument to change (the network is off)."""
     seen: BaseException | None = exc
     while seen is not None and not isinstance(seen, NetworkBlocked):
@@ -507,21 +510,26 @@ def _download_hint(exc: BaseException, stmt: Statement | None) -> str | None:
     if seen is None and "network access is disabled" not in str(exc):
         return None
     named = []
-    for node in ast.walk(stmt.node) if stmt is not None else ():
-        if isinstance(node, ast.keyword) and node.arg and node.arg.startswith(_WEIGHT_ARGUMENTS):
-            if not (isinstance(node.value, ast.Constant) and node.value.value in (None, False)):
-                named.append(node.arg)
+    for sub in ast.walk(node) if node is not None else ():
+        if isinstance(sub, ast.keyword) and sub.arg and sub.arg.startswith(_WEIGHT_ARGUMENTS):
+            if not (isinstance(sub.value, ast.Constant) and sub.value.value in (None, False)):
+                named.append(sub.arg)
     change = (", ".join(f"{a}=None" if a.startswith("weights") else f"{a}=False" for a in named)
               if named else "weights=None (or pretrained=False)")
-    return (f"it tried to download pretrained weights, and the network is off while actlint runs your file; "
+    return (f"tried to download pretrained weights, and the network is off while actlint runs your file; "
             f"build the model with {change}: actlint lints the architecture, not the weights")
 
 
-def _explained(exc: BaseException, loaded: LoadedFile, stmt: Statement | None = None) -> str:
+def _statement_at(tree: ast.Module | None, line: int | None) -> ast.stmt | None:
+    """The innermost statement of the file that spans ``line``."""
+    if tree is None or line is None:
+        return None
+    spanning = [n for n in ast.walk(tree) if isinstance(n, ast.stmt) and n.lineno <= line <= (n.end_lineno or n.lineno)]
+    return min(spanning, key=lambda n: (n.end_lineno or n.lineno) - n.lineno, default=None)
+
+
+def _explained(exc: BaseException, loaded: LoadedFile) -> str:
     """One-line error; a NameError says where the missing name would have come from."""
-    hint = _download_hint(exc, stmt)
-    if hint:
-        return hint
     text = one_line(exc)
     if isinstance(exc, NameError) and loaded.plan is not None:
         name = getattr(exc, "name", None)
@@ -564,7 +572,8 @@ def _construct(loaded: LoadedFile, label: str, make: Callable[[], Any], *, kind:
         except Exception as exc:  # noqa: BLE001 - the user's constructor failed
             line = _user_line(exc, str(loaded.path))
             loc = f"{where}:{line}" if line else where
-            raise UserError(f"{loc}: {label} raised {_explained(exc, loaded)}", file=where) from None
+            hint = _download_hint(exc, _statement_at(loaded.tree, line))
+            raise UserError(f"{loc}: {label} " + (hint or f"raised {_explained(exc, loaded)}"), file=where) from None
     if not isinstance(built.model, nn.Module):
         raise UserError(f"{where}: {label} returned {type(built.model).__name__}, not an nn.Module", file=where)
     return _as_loaded(loaded, name, kind, built.model, meta=built.meta)
@@ -788,6 +797,15 @@ def discover_models(loaded: LoadedFile) -> list[LoadedModel]:
             raise error
         if failure:
             raise UserError(f"{failure}; no model could be built", file=loaded.display)
+        skipped_build = next((st for st in (loaded.plan.statements if loaded.plan else [])
+                              if st.holds_model and st.skip_reason and st.kind != "guard"), None)
+        if skipped_build is not None:
+            raise UserError(
+                f"{loaded.display}:{skipped_build.line}: the model is built by a statement that also does "
+                f"{skipped_build.skip_reason}, which actlint does not run; build it in a zero-argument "
+                f"build_model() factory, or select it with {loaded.display}::Name",
+                file=loaded.display,
+            )
         raise NoModelError(
             f"{loaded.display}: no model found: define a module-level nn.Module instance, a "
             f"zero-argument build_model() factory or an nn.Module subclass, or select one with "

@@ -18,6 +18,7 @@ script runs); a function's body runs in a copy of it.
 from __future__ import annotations
 
 import ast
+import copy
 import re
 import textwrap
 from dataclasses import dataclass
@@ -125,6 +126,11 @@ def _planned(label: str, body: list[ast.stmt], parent: Planner, uses: dict[str, 
         for call in _calls_in_order(node):
             callee = call.func.id if isinstance(call.func, ast.Name) else None
             if callee in variables and not any(isinstance(a, ast.Starred) for a in call.args):
+                # A call inside a loop (``hidden = torch.zeros(...)`` then ``model(hidden, x)`` in
+                # the training loop): the assignments before it in its block are hoisted out, and
+                # run only when they read nothing the loop binds or actlint skips.
+                for hoisted in _assignments_before(node, call):
+                    synthetic.append((index, copy.deepcopy(hoisted)))
                 synthetic.append((index, _assign(INPUTS_PREFIX + callee, ast.Tuple(call.args, ast.Load()), call)))
                 variables.discard(callee)  # the first call of each model gives its inputs
     for name, call in calls:
@@ -132,7 +138,7 @@ def _planned(label: str, body: list[ast.stmt], parent: Planner, uses: dict[str, 
         kwargs = ast.Dict([ast.Constant(k.arg) for k in call.keywords], [k.value for k in call.keywords])
         synthetic.append((index, _assign(name, ast.Tuple([ast.Tuple(call.args, ast.Load()), kwargs], ast.Load()),
                                          call)))
-    for offset, (index, node) in enumerate(sorted(synthetic, key=lambda pair: pair[0])):
+    for offset, (index, node) in enumerate(sorted(synthetic, key=lambda pair: pair[0])):  # (a stable sort)
         statements.insert(index + 1 + offset, node)
     module = ast.Module(body=statements, type_ignores=[])
     examples = {id(node) for _, node in synthetic}
@@ -147,6 +153,26 @@ def _model_binds(planner: Planner, node: ast.stmt) -> set[str]:
         if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None and planner.builds_model(n.value):
             targets = n.targets if isinstance(n, ast.Assign) else [n.target]
             out |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return out
+
+
+def _assignments_before(node: ast.stmt, call: ast.Call) -> list[ast.stmt]:
+    """Plain assignments that precede ``call`` in the blocks of compound statement ``node``."""
+    out: list[ast.stmt] = []
+    current: ast.stmt | None = node
+    while isinstance(current, (ast.For, ast.While, ast.With, ast.If, ast.Try)):
+        bodies = [getattr(current, f, None) or [] for f in ("body", "orelse", "finalbody")]
+        bodies += [h.body for h in getattr(current, "handlers", [])]
+        found = None
+        for body in bodies:
+            for i, stmt in enumerate(body):
+                if any(n is call for n in ast.walk(stmt)):
+                    out += [s for s in body[:i] if isinstance(s, (ast.Assign, ast.AnnAssign)) and s.value is not None]
+                    found = stmt
+                    break
+            if found is not None:
+                break
+        current = found
     return out
 
 

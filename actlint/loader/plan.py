@@ -121,6 +121,7 @@ class Statement:
     body_uses: set[str] = field(default_factory=set)  # free names read later, when a defined function runs
     mutates: set[str] = field(default_factory=set)  # objects it changes (receivers, attribute targets)
     skip_reason: str | None = None  # data, training, checkpoint... never run
+    holds_model: bool = False  # builds a model (whether or not it may run)
 
     @property
     def line(self) -> int:
@@ -308,6 +309,16 @@ class Planner:
             self.import_names |= parent.import_names
             self.assigned_names |= parent.assigned_names
         self.training_functions = self._training_closure()
+        #: Names bound exactly once, to a literal (``init_from = "scratch"``): tests on them are decided.
+        self.constants = dict(parent.constants) if parent is not None else {}
+        counts: dict[str, int] = {}
+        for n in tree.body:
+            for name in _Names.of(n).stores:
+                counts[name] = counts.get(name, 0) + 1
+        for n in tree.body:
+            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
+                    and isinstance(n.value, ast.Constant) and counts.get(n.targets[0].id) == 1:
+                self.constants[n.targets[0].id] = n.value.value
 
     def _training_closure(self) -> set[str]:
         """Functions that train: backward/step calls, or calls of another function that trains."""
@@ -445,7 +456,12 @@ class Planner:
         names.visit(node)
         stmt = Statement(index, node, "other", binds=names.stores, uses=names.loads, mutates=self._mutations(node))
         stmt.body_uses = set()
-        reason = self.skip_reason(node)
+        # ``if init_from == "scratch": model = ...  elif ...: torch.load(...)``: with a test on
+        # the file's constants, only the branch that runs counts.
+        branch = self._taken_branch(node) if isinstance(node, ast.If) else None
+        scope: ast.AST = ast.Module(body=branch, type_ignores=[]) if branch is not None else node
+        stmt.holds_model = self._holds_model_build(scope)
+        reason = self.skip_reason(scope)
         if isinstance(node, ast.AsyncFor) or (isinstance(node, ast.While) and _endless(node)):
             reason = reason or LOOP
         if isinstance(node, ast.For) and reason is None:
@@ -463,9 +479,57 @@ class Planner:
             stmt.kind = "example"
         elif reason is None and self._config_call(node):
             stmt.kind = "config"
-        elif reason is None and self._holds_model_build(node):
+        elif reason is None and stmt.holds_model:
             stmt.kind = "model"
         return stmt
+
+    def _taken_branch(self, node: ast.If) -> list[ast.stmt] | None:
+        """The statements of the branch an ``if`` on the file's constants takes (None: unknown)."""
+        truth = self._static_truth(node.test)
+        if truth is None:
+            return None
+        if truth:
+            return node.body
+        if len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If):  # elif
+            return self._taken_branch(node.orelse[0]) if self._static_truth(node.orelse[0].test) is not None \
+                else node.orelse
+        return node.orelse
+
+    def _static_truth(self, test: ast.expr) -> bool | None:
+        """The value of a test made of literals and names bound once to literals, else None."""
+        def value(n: ast.expr) -> tuple[bool, object]:
+            if isinstance(n, ast.Constant):
+                return True, n.value
+            if isinstance(n, ast.Name) and n.id in self.constants:
+                return True, self.constants[n.id]
+            if isinstance(n, (ast.Tuple, ast.List)):
+                items = [value(e) for e in n.elts]
+                return all(k for k, _ in items), tuple(v for _, v in items)
+            return False, None
+
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            inner = self._static_truth(test.operand)
+            return None if inner is None else not inner
+        if isinstance(test, ast.BoolOp):
+            parts = [self._static_truth(v) for v in test.values]
+            if any(p is None for p in parts):
+                return None
+            return all(parts) if isinstance(test.op, ast.And) else any(parts)
+        if isinstance(test, ast.Compare) and len(test.ops) == 1:
+            (known_left, left), (known_right, right) = value(test.left), value(test.comparators[0])
+            if not (known_left and known_right):
+                return None
+            op = test.ops[0]
+            try:
+                if isinstance(op, (ast.Eq, ast.NotEq)):
+                    return (left == right) == isinstance(op, ast.Eq)
+                if isinstance(op, (ast.In, ast.NotIn)):
+                    return (left in right) == isinstance(op, ast.In)  # type: ignore[operator]
+            except TypeError:
+                return None
+            return None
+        known, constant = value(test)
+        return bool(constant) if known else None
 
     def _holds_definitions(self, node: ast.stmt) -> bool:
         return any(isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)) for n in ast.walk(node))
