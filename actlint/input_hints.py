@@ -215,8 +215,8 @@ def _positional_patch_counts(model: nn.Module) -> list[int]:
 def _pair(value: Any) -> tuple[int, int] | None:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value, value
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) and v > 0 for v in value):
-        return int(value[0]), int(value[1])
+    if isinstance(value, (tuple, list)) and len(value) in (1, 2) and all(isinstance(v, int) and v > 0 for v in value):
+        return int(value[0]), int(value[-1])  # img_size=[224] (DINO) or (h, w)
     return None
 
 

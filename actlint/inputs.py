@@ -17,6 +17,7 @@ flag that fixes it, so static rules still run and the probe reports itself as sk
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
@@ -384,6 +385,8 @@ def infer_inputs(
                     how = description
                     if extra and others and others[0].shape == first.shape:
                         how += f"; {', '.join(extra)} shaped like {required[0]}"
+                    elif extra and others and any(_TIME_NAME.search(n) for n in extra) and others[0].dim() == 1:
+                        how += f"; {', '.join(extra)} as one timestep per sample"
                     elif extra and others and others[0].dim() == 1 and not others[0].is_floating_point():
                         how += f"; {', '.join(extra)} as class labels below {vocab}"
                     elif extra:
@@ -425,6 +428,10 @@ def infer_inputs(
     )
 
 
+_TIME_NAME = re.compile(r"^(t|ts|time|times|timestep|timesteps|time_step|step|steps|sigma|sigmas|noise_level)$",
+                        re.IGNORECASE)
+
+
 def _companions(first: torch.Tensor, names: Sequence[str], vocab: int | None = None) -> list[tuple[torch.Tensor, ...]]:
     """Candidates for the other required inputs: like the first one, masks over its leading
     dims, or (for a model with an Embedding) class labels, one per sample (a conditional
@@ -438,6 +445,10 @@ def _companions(first: torch.Tensor, names: Sequence[str], vocab: int | None = N
     options = [like, masks] if not any("mask" in n.lower() for n in names) else [masks, like]
     if vocab is not None and first.dim() >= 1:
         options.append(tuple(torch.randint(0, vocab, (first.shape[0],)) for _ in names))
+    if first.dim() >= 1 and any(_TIME_NAME.search(n) for n in names):
+        # A diffusion UNet's forward(x, time): one timestep per sample.
+        options.append(tuple(torch.randint(0, 1000, (first.shape[0],)) if _TIME_NAME.search(n) else _like(first)
+                             for n in names))
     return options
 
 

@@ -20,12 +20,14 @@ _MISSING = object()
 
 
 @contextlib.contextmanager
-def preserved(model: nn.Module, *, parameters: bool = False) -> Iterator[None]:
+def preserved(model: nn.Module, *, parameters: bool = False, remove_added: bool = True) -> Iterator[None]:
     """Restore modes, buffers and plain attributes (and with ``parameters=True`` weights, grads, requires_grad).
 
     A forward may assign to its module (CLIP's ``self.attn_mask = self.attn_mask.to(x.dtype)``):
     under fx that leaves a Proxy in the user's model, under a real pass another tensor. Every
-    module's attributes and buffer slots are put back as they were, by identity.
+    module's attributes and buffer slots are put back as they were, by identity; attributes
+    added meanwhile are removed too, unless ``remove_added`` is False (fx's tensor constants,
+    needed until its GraphModule is made).
     """
     modes = [(m, m.training) for m in model.modules()]
     attributes = [(m, dict(m.__dict__), dict(m._buffers)) for m in model.modules()]
@@ -46,7 +48,7 @@ def preserved(model: nn.Module, *, parameters: bool = False) -> Iterator[None]:
                 p.grad = grad
                 p.requires_grad_(requires_grad)
         for m, saved_dict, saved_buffers in attributes:
-            for key in [k for k in m.__dict__ if k not in saved_dict]:
+            for key in [k for k in m.__dict__ if k not in saved_dict and remove_added]:
                 del m.__dict__[key]
             for key, value in saved_dict.items():
                 if m.__dict__.get(key, _MISSING) is not value:

@@ -300,7 +300,10 @@ def load_file(path_text: str, settings: LoadSettings | None = None) -> LoadedFil
         raise UserError(f"{where}: syntax error: {exc.msg}", file=path_text) from None
     except ValueError as exc:  # null bytes
         raise UserError(f"{path_text}: cannot parse file ({one_line(exc)})", file=path_text) from None
-    plan = plan_module(tree)
+    blocks = example_blocks(tree)
+    # What the file's examples read from the module (a constant the __main__ block uses) is
+    # needed at module level too.
+    plan = plan_module(tree, extra_needs=set().union(*(b.outside_names() for b in blocks)))
     flags = _future_flags(tree)
 
     digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:12]
@@ -311,7 +314,8 @@ def load_file(path_text: str, settings: LoadSettings | None = None) -> LoadedFil
     # import *``) resolve against the package, found as ``python -m`` would.
     module.__package__ = package_of(resolved)[0]
     module.__builtins__ = __builtins__  # type: ignore[attr-defined]
-    loaded = LoadedFile(resolved, path_text, source, module.__dict__, plan, settings, tree=tree, flags=flags)
+    loaded = LoadedFile(resolved, path_text, source, module.__dict__, plan, settings, tree=tree, flags=flags,
+                        blocks=blocks)
     with running_user_code(loaded, f"loading {path_text}"):
         sys.modules[module_name] = module  # dataclasses and pickling look the module up
         for stmt in plan.statements:
@@ -379,8 +383,9 @@ def _run_block(loaded: LoadedFile, block: ExampleBlock, namespace: dict[str, Any
             continue  # a function block reads its arguments from here
         namespace.pop(name, None)
     if not builds and failures:
-        first = next(iter(failures.values()))
-        loaded.example_failures[block.label] = first.replace(f"{loaded.display}:", "line ", 1)
+        # The last failure is the one nearest the model the block builds (its final statement).
+        last = failures[max(failures)]
+        loaded.example_failures[block.label] = last.replace(f"{loaded.display}:", "line ", 1)
     return builds
 
 
@@ -635,10 +640,22 @@ def _build_class(loaded: LoadedFile, name: str, cls: type, kind: str = "class") 
         return cls(**{key: config() for key, config in arguments.kwargs.items()})
 
     label = arguments.describe(name) if arguments.kwargs else f"{name}()"
-    model = _construct(loaded, label, make, kind=kind, name=name)
+    try:
+        model = _construct(loaded, label, make, kind=kind, name=name)
+    except UserError as exc:
+        # class Encoder(AttentionLayers): def __init__(self, **kwargs): the arguments the base
+        # requires are the class's own.
+        missing_now = _MISSING_ARGUMENTS.search(exc.message)
+        if missing_now is None:
+            raise
+        raise _needs_args_error(loaded, name, re.findall(r"'(\w+)'", missing_now.group(1))) from None
     if arguments.kwargs:
         model.notes.insert(0, f"built {label}")
     return model
+
+
+_MISSING_ARGUMENTS = re.compile(r"raised TypeError: \S+ missing \d+ required (?:positional|keyword-only) "
+                                r"arguments?: (.+)$")
 
 
 def _factory_returning(loaded: LoadedFile, class_name: str) -> str | None:
@@ -753,9 +770,14 @@ def _candidate_names(loaded: LoadedFile) -> list[tuple[str, str]]:
     ns = loaded.namespace
     found: list[tuple[str, str]] = []
     for name, obj in ns.items():
-        if not name.startswith("_") and isinstance(obj, nn.Module) and not _is_loss(obj) \
-                and name not in loaded.example_names:
+        if name.startswith("_") or name in loaded.example_names:
+            continue
+        if isinstance(obj, nn.Module) and not _is_loss(obj):
             found.append((name, "instance"))
+        elif isinstance(obj, (list, tuple)) and 0 < len(obj) <= 8 and all(
+                isinstance(m, nn.Module) and not isinstance(m, nn.ModuleList) and not _is_loss(m) for m in obj):
+            # nets = [Net(batch_normalization=False), Net(batch_normalization=True)]: each one is linted.
+            found += [(f"{name}[{i}]", "expression") for i in range(len(obj))]
     for name in FACTORY_NAMES:
         obj = ns.get(name)
         if callable(obj) and not isinstance(obj, (type, nn.Module)) and not required_parameters(obj):
@@ -769,6 +791,9 @@ def discover_models(loaded: LoadedFile) -> list[LoadedModel]:
     models: list[LoadedModel] = []
     needs_args: list[UserError] = []
     for name, kind in _candidate_names(loaded):
+        if kind == "expression":  # an element of a module-level list of models
+            models.append(_evaluate_selector(loaded, name))
+            continue
         obj = loaded.namespace[name]
         if kind == "instance":
             models.append(_as_loaded(loaded, name, kind, obj))
@@ -795,6 +820,9 @@ def discover_models(loaded: LoadedFile) -> list[LoadedModel]:
             if failure:
                 error = NoModelError(f"{error.message} ({failure})", file=error.file)
             raise error
+        if failure is None and loaded.example_failures:
+            block, why = next(iter(loaded.example_failures.items()))
+            failure = f"{loaded.display}: {why} (in {block})"
         if failure:
             raise UserError(f"{failure}; no model could be built", file=loaded.display)
         skipped_build = next((st for st in (loaded.plan.statements if loaded.plan else [])
@@ -824,6 +852,8 @@ def _example_candidates(loaded: LoadedFile, found: list[LoadedModel]) -> list[Lo
     for build in file_examples(loaded):
         if type(build.model) in file_classes or any(m.model is build.model for m in found + out):
             continue
+        if not any(True for _ in build.model.parameters()):
+            continue  # a criterion or a post-processor the block builds beside the model
         if build.primary or not found:
             out.append(_from_example(loaded, build.variable, "example", build))
     return out

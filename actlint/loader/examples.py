@@ -64,6 +64,13 @@ class ExampleBlock:
     #: What the script runs (the __main__ block and the functions it calls), not a test or a docstring.
     primary: bool = False
 
+    def outside_names(self) -> set[str]:
+        """Names the block's statements read that it does not bind: the module must bind them."""
+        plan = self.plan
+        bound = {n for s in plan.statements for n in s.binds}
+        read = {n for s in plan.statements if plan.runs(s) for n in s.uses | s.body_uses}
+        return read - bound
+
     def model_variables(self) -> dict[str, int]:
         """Variables bound by the block's model statements -> the line that builds them."""
         out: dict[str, int] = {}
@@ -152,7 +159,8 @@ def _model_binds(planner: Planner, node: ast.stmt) -> set[str]:
     for n in ast.walk(node):
         if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None and planner.builds_model(n.value):
             targets = n.targets if isinstance(n, ast.Assign) else [n.target]
-            out |= {t.id for t in targets if isinstance(t, ast.Name)}
+            # model, criterion, postprocessors = build_model(args): every name may hold a model
+            out |= {sub.id for t in targets for sub in ast.walk(t) if isinstance(sub, ast.Name)}
     return out
 
 

@@ -542,12 +542,13 @@ class Planner:
 
     # --- the slice ----------------------------------------------------------------
 
-    def plan(self, external_uses: dict[str, set[str]] | None = None) -> LoadPlan:
+    def plan(self, external_uses: dict[str, set[str]] | None = None, extra_needs: set[str] | None = None) -> LoadPlan:
         """The slice: what the models need, and which statements a skipped one makes unfaithful.
 
         ``external_uses`` maps names the parent module defines to the global names their
         bodies read (an example block's ``model = NNLM()`` needs the globals NNLM's
-        ``__init__`` reads, bound in the block).
+        ``__init__`` reads, bound in the block). ``extra_needs`` are module names the
+        file's example blocks read (``NDIGIT`` in ``block_size = 3 * NDIGIT``).
         """
         external_uses = external_uses or {}
         statements = [self.classify(i, node) for i, node in enumerate(self.tree.body)]
@@ -581,6 +582,8 @@ class Planner:
                 name = getattr(s.node, "name", "")
                 need(s, isinstance(s.node, ast.ClassDef) or name.startswith(("build", "make", "create",
                                                                              "get", "example_inputs")))
+        if extra_needs:
+            queue.append((Statement(len(statements), ast.Pass(), "example", uses=set(extra_needs)), False))
         while queue:
             s, body = queue.pop()
             names = set(s.uses) | (s.body_uses if body else set())
@@ -727,9 +730,9 @@ def _build_names(node: ast.ClassDef | ast.FunctionDef) -> set[str]:
     return names
 
 
-def plan_module(tree: ast.Module) -> LoadPlan:
+def plan_module(tree: ast.Module, extra_needs: set[str] | None = None) -> LoadPlan:
     """The load plan of a parsed module (see the module docstring)."""
-    return Planner(tree).plan()
+    return Planner(tree).plan(extra_needs=extra_needs)
 
 
 def definition_uses(tree: ast.Module) -> dict[str, set[str]]:

@@ -85,9 +85,12 @@ def trace_model(
         tracer = _Tracer(opaque, user_path)
         try:
             # A forward that assigns to its module (``self.attn_mask = ...``) would leave a
-            # Proxy in the user's model: restore every attribute once the trace is done.
+            # Proxy in the user's model: what it changed is restored before the GraphModule
+            # copies its attributes, and fx's own tensor constants are removed once it has.
             with preserved(model):
-                fx_graph = tracer.trace(model, concrete_args=default_arguments(model))
+                with preserved(model, remove_added=False):
+                    fx_graph = tracer.trace(model, concrete_args=default_arguments(model))
+                gm = fx.GraphModule(tracer.root, fx_graph)
         except Exception as exc:  # noqa: BLE001 - any tracing failure means "fall back"
             last_error = one_line(exc)
             culprit = _failing_submodule(exc, model)
@@ -95,7 +98,6 @@ def trace_model(
                 break
             opaque.add(culprit)
             continue
-        gm = fx.GraphModule(tracer.root, fx_graph)
         if opaque:
             paths = sorted(p for p, m in model.named_modules() if m in opaque)
             notes.append(

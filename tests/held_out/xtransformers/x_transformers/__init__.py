@@ -1,0 +1,2 @@
+from x_transformers.x_transformers import TransformerWrapper, Decoder, Encoder
+from x_transformers.autoregressive_wrapper import AutoregressiveWrapper
