@@ -350,14 +350,22 @@ def infer_inputs(
             required = optional[:1]
         start = None
     hidden: tuple[Any, ...] = ()
+    hidden_at = len(required)  # where the hidden state goes among forward's inputs
     init_hidden = getattr(model, "init_hidden", None)
-    if len(required) >= 2 and callable(init_hidden) and "hid" in required[-1].lower():
+    hidden_names = [i for i, name in enumerate(required) if "hid" in name.lower()]
+    if len(required) >= 2 and callable(init_hidden) and hidden_names:
+        # forward(x, hidden) or forward(hidden, x); init_hidden(batch) or init_hidden() with a batch of its own
+        hidden_at = hidden_names[-1]
+        takes_batch = _takes_argument(init_hidden)
+        call = f"init_hidden({batch_size})" if takes_batch else "init_hidden()"
         try:
-            hidden = (init_hidden(batch_size),)
+            hidden = (init_hidden(batch_size) if takes_batch else init_hidden(),)
         except Exception as exc:  # noqa: BLE001 - the user's helper failed
-            return InputResolution(None, "none", f"cannot infer inputs: init_hidden({batch_size}) raised "
-                                                 f"{one_line(exc)}; {hint}")
-        required = required[:-1]
+            return InputResolution(None, "none", f"cannot infer inputs: {call} raised {one_line(exc)}; {hint}")
+        if not takes_batch:
+            batch_size = _hidden_batch(hidden[0]) or batch_size
+        hidden_name = required[hidden_at]
+        required = required[:hidden_at] + required[hidden_at + 1:]
     if not required:
         return InputResolution(None, "none", f"cannot infer inputs: forward() takes no inputs actlint can make; {hint}")
     if len(required) > 4:
@@ -379,7 +387,8 @@ def infer_inputs(
             if first.is_floating_point() and float_dtype is not None and first.dtype != float_dtype:
                 first = first.to(float_dtype)  # a model.double() or .half() gets inputs of its own dtype
             for others in _companions(first, extra, vocab):
-                candidate = (first, *others, *hidden)
+                candidate = (first, *others)
+                candidate = (*candidate[:hidden_at], *hidden, *candidate[hidden_at:])
                 ok, error = check(candidate)
                 if ok:
                     how = description
@@ -392,7 +401,7 @@ def infer_inputs(
                     elif extra:
                         how += f"; {', '.join(extra)} as masks"
                     if hidden:
-                        how += f"; {required[-1] if not extra else 'hidden'} from init_hidden({batch_size})"
+                        how += f"; {hidden_name} from {call}"
                     return InputResolution(candidate, "inferred", how)
                 last_error = error
         return last_error
@@ -426,6 +435,23 @@ def infer_inputs(
         None, "none",
         f"cannot infer inputs: no candidate shape for {layer.describe()} type-checked ({found}); {hint}",
     )
+
+
+def _takes_argument(fn: Callable[..., Any]) -> bool:
+    """Does ``init_hidden`` take a batch size (``init_hidden(self, batch_size)``)?"""
+    import inspect
+
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
+
+
+def _hidden_batch(state: Any) -> int | None:
+    """The batch size a hidden state (h or (h, c), shaped layers x batch x features) was made for."""
+    h = state[0] if isinstance(state, (tuple, list)) and state else state
+    return int(h.shape[1]) if isinstance(h, torch.Tensor) and h.dim() == 3 else None
 
 
 _TIME_NAME = re.compile(r"^(t|ts|time|times|timestep|timesteps|time_step|step|steps|sigma|sigmas|noise_level)$",

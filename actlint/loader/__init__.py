@@ -360,7 +360,7 @@ def _run_block(loaded: LoadedFile, block: ExampleBlock, namespace: dict[str, Any
     for stmt in block.plan.statements:
         if block.plan.runs(stmt):
             try:
-                _run_statement(loaded, stmt, loaded.flags, namespace=namespace, failures=failures)
+                _run_statement(loaded, stmt, loaded.flags, namespace=namespace, failures=failures, plan=block.plan)
             except UserError as exc:  # a statement past the time limit: this block is done
                 failures[stmt.index] = exc.message
                 break
@@ -370,9 +370,17 @@ def _run_block(loaded: LoadedFile, block: ExampleBlock, namespace: dict[str, Any
     if block.module_scope:
         loaded.example_names |= {n for s in block.plan.statements if s.index in ran for n in s.binds}
     builds: list[ExampleBuild] = []
+    found: list[tuple[str, int, Any]] = []
     for variable, line in block.model_variables().items():
-        model = namespace.get(variable)
-        if not isinstance(model, nn.Module) or _is_loss(model):
+        value = namespace.get(variable)
+        if isinstance(value, nn.Module):
+            found.append((variable, line, value))
+        elif hasattr(value, "__dict__") and not isinstance(value, type):
+            # gan = GAN(args): a plain trainer object that holds the models (gan.G, gan.D)
+            found += [(f"{variable}.{k}", line, v) for k, v in vars(value).items()
+                      if isinstance(v, nn.Module) and not k.startswith("_")]
+    for variable, line, model in found:
+        if _is_loss(model):
             continue
         inputs = namespace.get(INPUTS_PREFIX + variable)
         tensors = inputs if isinstance(inputs, tuple) and inputs and all(_is_tensor_input(x) for x in inputs) else None
@@ -420,7 +428,7 @@ def _unfaithful_message(loaded: LoadedFile, stmt: Statement, why: str) -> str:
 
 
 def _run_statement(loaded: LoadedFile, stmt: Statement, flags: int, *, namespace: dict[str, Any] | None = None,
-                   failures: dict[int, str] | None = None) -> None:
+                   failures: dict[int, str] | None = None, plan: LoadPlan | None = None) -> None:
     """Run one top-level statement; a failure is recorded (and explained), a timeout ends the load.
 
     ``namespace`` and ``failures`` default to the file's; an example block passes its own.
@@ -453,7 +461,10 @@ def _run_statement(loaded: LoadedFile, stmt: Statement, flags: int, *, namespace
     except Exception as exc:  # noqa: BLE001 - any error raised by the user's file
         line = _user_line(exc, str(loaded.path)) or stmt.line
         hint = _download_hint(exc, _statement_at(loaded.tree, line) or stmt.node)
-        failures[stmt.index] = f"{loaded.display}:{line}: " + (f"the statement {hint}" if hint else _explained(exc, loaded))
+        if hint:
+            loaded.fence.drop()  # the download's own progress line: the one-line message says it all
+        text = f"the statement {hint}" if hint else _explained(exc, loaded)
+        failures[stmt.index] = f"{loaded.display}:{line}: {text}{_attribute_source(exc, stmt, plan or loaded.plan)}"
 
 
 def _run_model_statement(loaded: LoadedFile, stmt: Statement, code: types.CodeType,
@@ -533,6 +544,22 @@ def _statement_at(tree: ast.Module | None, line: int | None) -> ast.stmt | None:
     return min(spanning, key=lambda n: (n.end_lineno or n.lineno) - n.lineno, default=None)
 
 
+def _attribute_source(exc: BaseException, stmt: Statement, plan: LoadPlan | None) -> str:
+    """``opt.src_vocab_size`` missing: the skipped statement that was given ``opt`` probably sets it."""
+    if not isinstance(exc, AttributeError) or plan is None or not getattr(exc, "name", None):
+        return ""
+    for earlier in reversed(plan.statements[:stmt.index]):
+        if earlier.skip_reason is None or plan.runs(earlier):
+            continue
+        for call in (n for n in ast.walk(earlier.node) if isinstance(n, ast.Call)):
+            passed = [a for a in [*call.args, *(k.value for k in call.keywords)] if isinstance(a, ast.Name)]
+            given = next((a.id for a in passed if a.id in stmt.uses), None)
+            if given is not None:
+                return (f" ({given}.{exc.name} would be set by line {earlier.line}, {earlier.skip_reason}, "
+                        f"which actlint does not run)")
+    return ""
+
+
 def _explained(exc: BaseException, loaded: LoadedFile) -> str:
     """One-line error; a NameError says where the missing name would have come from."""
     text = one_line(exc)
@@ -578,6 +605,8 @@ def _construct(loaded: LoadedFile, label: str, make: Callable[[], Any], *, kind:
             line = _user_line(exc, str(loaded.path))
             loc = f"{where}:{line}" if line else where
             hint = _download_hint(exc, _statement_at(loaded.tree, line))
+            if hint:
+                loaded.fence.drop()  # the download's own progress line: the one-line message says it all
             raise UserError(f"{loc}: {label} " + (hint or f"raised {_explained(exc, loaded)}"), file=where) from None
     if not isinstance(built.model, nn.Module):
         raise UserError(f"{where}: {label} returned {type(built.model).__name__}, not an nn.Module", file=where)

@@ -81,7 +81,10 @@ class ExampleBlock:
         return out
 
     def call_text(self, variable: str) -> str:
-        """The construction as written (``Net([784, 500, 500])``), for the note."""
+        """The construction as written (``Net([784, 500, 500])``; ``GAN(args).G`` for a model it holds)."""
+        if "." in variable:
+            holder, _, attribute = variable.partition(".")
+            return f"{self.call_text(holder)}.{attribute}"
         for stmt in self.plan.statements:
             if stmt.kind == "model" and variable in stmt.binds:
                 value = getattr(stmt.node, "value", None)

@@ -370,6 +370,10 @@ class Planner:
 
     def builds_model(self, value: ast.AST) -> bool:
         """``Net(...)``, ``nn.Sequential(...)``, ``models.resnet18()``, ``Net().to(device)``, wrappers."""
+        if isinstance(value, (ast.List, ast.Tuple)):  # nets = [Net(bn=False), Net(bn=True)]
+            return any(self.builds_model(e) for e in value.elts)
+        if isinstance(value, ast.ListComp):
+            return self.builds_model(value.elt)
         while (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
                and value.func.attr in _CHAIN_METHODS and isinstance(value.func.value, ast.Call)):
             value = value.func.value

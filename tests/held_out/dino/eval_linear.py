@@ -1,6 +1,7 @@
 # shape of facebookresearch/dino eval_linear.py: the backbone by name from a factory, a linear probe
 import argparse
 import torch
+from torchvision import datasets
 from torch import nn
 import vision_transformer as vits
 
@@ -25,7 +26,7 @@ def eval_linear(args):
     embed_dim = model.embed_dim * (args.n_last_blocks + int(args.avgpool_patchtokens))
     model.eval()
     linear_classifier = LinearClassifier(embed_dim, num_labels=args.num_labels)
-    train_loader = torch.utils.data.DataLoader(ImageFolderStandIn(args.data_path), batch_size=args.batch_size_per_gpu)
+    train_loader = torch.utils.data.DataLoader(datasets.ImageFolder(args.data_path), batch_size=args.batch_size_per_gpu)
     optimizer = torch.optim.SGD(linear_classifier.parameters(), args.lr, momentum=0.9, weight_decay=0)
     for epoch in range(args.epochs):
         for inp, target in train_loader:

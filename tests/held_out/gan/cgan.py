@@ -2,6 +2,7 @@
 import argparse
 import numpy as np
 import torch
+import torchvision
 import torch.nn as nn
 
 parser = argparse.ArgumentParser()
@@ -62,7 +63,7 @@ class Discriminator(nn.Module):
 adversarial_loss = torch.nn.MSELoss()
 generator = Generator()
 discriminator = Discriminator()
-dataloader = torch.utils.data.DataLoader(MNISTStandIn("../../data/mnist", download=True), batch_size=64)
+dataloader = torch.utils.data.DataLoader(torchvision.datasets.MNIST("../../data/mnist", download=True), batch_size=64)
 optimizer_G = torch.optim.Adam(generator.parameters(), lr=0.0002, betas=(0.5, 0.999))
 for epoch in range(opt.n_epochs):
     for i, (imgs, labels) in enumerate(dataloader):

@@ -4,6 +4,7 @@ import os
 import numpy as np
 
 import torch
+import torchvision
 import torch.nn as nn
 
 os.makedirs("images", exist_ok=True)
@@ -93,7 +94,7 @@ discriminator.apply(weights_init_normal)
 
 os.makedirs("../../data/mnist", exist_ok=True)
 dataloader = torch.utils.data.DataLoader(
-    MNISTStandIn("../../data/mnist", train=True, download=True),
+    torchvision.datasets.MNIST("../../data/mnist", train=True, download=True),
     batch_size=opt.batch_size,
     shuffle=True,
 )

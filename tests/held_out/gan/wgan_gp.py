@@ -2,6 +2,7 @@
 import argparse
 import numpy as np
 import torch
+import torchvision
 import torch.nn as nn
 import torch.autograd as autograd
 
@@ -72,7 +73,7 @@ def compute_gradient_penalty(D, real_samples, fake_samples):
     return ((gradients.norm(2, dim=1) - 1) ** 2).mean()
 
 
-dataloader = torch.utils.data.DataLoader(MNISTStandIn("../../data/mnist", download=True), batch_size=64)
+dataloader = torch.utils.data.DataLoader(torchvision.datasets.MNIST("../../data/mnist", download=True), batch_size=64)
 for epoch in range(opt.n_epochs):
     for i, (imgs, _) in enumerate(dataloader):
         optimizer_D.zero_grad()
