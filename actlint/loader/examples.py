@@ -121,7 +121,8 @@ def example_blocks(tree: ast.Module) -> list[ExampleBlock]:
             blocks.append(_planned(f"{name}()", fn.body, parent, uses))
     for owner, body in _docstring_examples(tree):
         blocks.append(_planned(f"the docstring of {owner}", body, parent, uses))
-    return [b for b in blocks if b.model_variables()]
+    # A block without models is kept when it hands arguments to a function block (main(args)).
+    return [b for b in blocks if b.model_variables() or any(s.kind == "example" for s in b.plan.statements)]
 
 
 def _planned(label: str, body: list[ast.stmt], parent: Planner, uses: dict[str, set[str]], *,
