@@ -110,7 +110,9 @@ class LoadedFile:
             if skipped:
                 listed = "; ".join(f"{reason}: {_lines(lines)}" for reason, lines in skipped.items())
                 parts.append(f"ran {ran} of {len(executable)} {what} (skipped {listed})")
-        failures = list(self.failures.values())
+        statements = self.plan.statements if self.plan is not None else []
+        failures = [message for index, message in self.failures.items()
+                    if not (index < len(statements) and statements[index].speculative)]
         if failures:
             shown = "; ".join(f.replace(f"{self.display}:", "line ", 1) for f in failures[:2])
             parts.append(f"failed: {shown}" + (f" (and {len(failures) - 2} more)" if len(failures) > 2 else ""))

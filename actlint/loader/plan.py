@@ -122,6 +122,7 @@ class Statement:
     mutates: set[str] = field(default_factory=set)  # objects it changes (receivers, attribute targets)
     skip_reason: str | None = None  # data, training, checkpoint... never run
     holds_model: bool = False  # builds a model (whether or not it may run)
+    speculative: bool = False  # recognised as a model statement only by value (an imported function's call)
 
     @property
     def line(self) -> int:
@@ -296,9 +297,12 @@ class Planner:
         self.defined_classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
         self.defined_functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         self.import_names: set[str] = set()
+        self.import_sources: dict[str, str] = {}  # name -> the module ``from ... import`` took it from
         for n in tree.body:
             if isinstance(n, (ast.Import, ast.ImportFrom)):
                 self.import_names |= _Names.of(n).stores
+            if isinstance(n, ast.ImportFrom) and n.module:
+                self.import_sources.update({a.asname or a.name: n.module for a in n.names})
         self.assigned_names: set[str] = set()
         for n in tree.body:
             if not isinstance(n, (ast.Import, ast.ImportFrom)):
@@ -307,6 +311,7 @@ class Planner:
             self.defined_classes |= parent.defined_classes
             self.defined_functions = {**parent.defined_functions, **self.defined_functions}
             self.import_names |= parent.import_names
+            self.import_sources = {**parent.import_sources, **self.import_sources}
             self.assigned_names |= parent.assigned_names
         self.training_functions = self._training_closure()
         #: Names bound exactly once, to a literal (``init_from = "scratch"``): tests on them are decided.
@@ -368,12 +373,13 @@ class Planner:
             return DATA
         return None
 
-    def builds_model(self, value: ast.AST) -> bool:
-        """``Net(...)``, ``nn.Sequential(...)``, ``models.resnet18()``, ``Net().to(device)``, wrappers."""
+    def builds_model(self, value: ast.AST, *, by_value: bool = True) -> bool:
+        """``Net(...)``, ``nn.Sequential(...)``, ``models.resnet18()``, ``Net().to(device)``, wrappers;
+        with ``by_value``, also any other call of an imported function (it may return a model)."""
         if isinstance(value, (ast.List, ast.Tuple)):  # nets = [Net(bn=False), Net(bn=True)]
-            return any(self.builds_model(e) for e in value.elts)
+            return any(self.builds_model(e, by_value=by_value) for e in value.elts)
         if isinstance(value, ast.ListComp):
-            return self.builds_model(value.elt)
+            return self.builds_model(value.elt, by_value=by_value)
         while (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
                and value.func.attr in _CHAIN_METHODS and isinstance(value.func.value, ast.Call)):
             value = value.func.value
@@ -394,7 +400,10 @@ class Planner:
             if name in self.import_names:
                 # By value, not by name: an imported class or factory (``deeplabv3_resnet50(weights=None)``)
                 # may build a model; the loader keeps what turns out to be an nn.Module.
-                return name not in _NON_MODEL_NAMES
+                if last[:1].isupper():
+                    return True
+                from_torch = self.import_sources.get(name) == "torch"  # from torch import from_numpy, zeros
+                return by_value and name not in _NON_MODEL_NAMES and not from_torch
             # A class from a star import (bound nowhere in the file).
             return last[:1].isupper() and name not in self.assigned_names
         if parts[0] in self.import_names:
@@ -404,7 +413,7 @@ class Planner:
                 return True
             # Any other imported module's function, except the libraries that build values, not models
             # (torch.randn, np.zeros, os.path.join, transforms.Compose ...).
-            return parts[0] not in _NON_MODEL_NAMES and not (parts[0] == "torch" and len(parts) == 2)
+            return by_value and parts[0] not in _NON_MODEL_NAMES and not (parts[0] == "torch" and len(parts) == 2)
         return False
 
     def _config_call(self, node: ast.stmt) -> bool:
@@ -465,6 +474,9 @@ class Planner:
         branch = self._taken_branch(node) if isinstance(node, ast.If) else None
         scope: ast.AST = ast.Module(body=branch, type_ignores=[]) if branch is not None else node
         stmt.holds_model = self._holds_model_build(scope)
+        # Recognised only by value (an imported function's call): its failure is not news unless no
+        # model is found at all.
+        stmt.speculative = stmt.holds_model and not self._holds_model_build(scope, by_value=False)
         reason = self.skip_reason(scope)
         if isinstance(node, ast.AsyncFor) or (isinstance(node, ast.While) and _endless(node)):
             reason = reason or LOOP
@@ -538,9 +550,10 @@ class Planner:
     def _holds_definitions(self, node: ast.stmt) -> bool:
         return any(isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)) for n in ast.walk(node))
 
-    def _holds_model_build(self, node: ast.stmt) -> bool:
+    def _holds_model_build(self, node: ast.AST, *, by_value: bool = True) -> bool:
         for n in ast.walk(node):
-            if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None and self.builds_model(n.value):
+            if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None \
+                    and self.builds_model(n.value, by_value=by_value):
                 return True
         return False
 
