@@ -443,3 +443,49 @@ def test_tracing_leaves_the_users_model_as_it_was(tmp_path):
     before = [dict(vars(m)) for m in model.modules()]
     trace_model(model)
     assert [dict(vars(m)) for m in model.modules()] == before
+
+
+def test_a_flag_the_training_loop_sets_on_the_model_does_not_block_it(tmp_path):
+    """llama2.c's train.py: ``model.require_backward_grad_sync = ...`` inside the training loop
+    changes a flag, not the architecture; the model is linted."""
+    path = write_model(tmp_path, """
+        import torch
+        import torch.nn as nn
+
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        while True:
+            model.require_backward_grad_sync = True
+            loss = model(torch.randn(2, 4)).sum()
+            loss.backward()
+            optimizer.step()
+    """)
+    (model,) = load_models(str(path))
+    assert parameter_count(model.model.parameters()) == linear(4, 8) + linear(8, 2)
+    assert not hasattr(model.model, "require_backward_grad_sync")  # the training loop never ran
+
+
+def test_a_required_script_argument_in_the_main_block_is_the_reported_cause(tmp_path):
+    path = write_model(tmp_path, """
+        import argparse
+        import torch.nn as nn
+
+        def get_args():
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--input", "-i", nargs="+", required=True)
+            parser.add_argument("--classes", type=int, default=2)
+            return parser.parse_args()
+
+        if __name__ == "__main__":
+            args = get_args()
+            net = nn.Sequential(nn.Linear(4, args.classes))
+            for i, filename in enumerate(args.input):
+                mask = net(filename)
+    """)
+    result = invoke_cli(str(path), "--no-probe")
+    err = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(err) == 1, err
+    assert "requires --input" in err[0] and "--script-args" in err[0] and "the __main__ block" in err[0]
+    result = invoke_cli(str(path), "--no-probe", "--script-args", "--input a.png", "--format", "json")
+    (model,) = json.loads(result.stdout)["models"]
+    assert model["name"] == "net" and model["parameters"] == linear(4, 2)

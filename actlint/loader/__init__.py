@@ -393,9 +393,11 @@ def _run_block(loaded: LoadedFile, block: ExampleBlock, namespace: dict[str, Any
             continue  # a function block reads its arguments from here
         namespace.pop(name, None)
     if not builds and failures:
-        # The last failure is the one nearest the model the block builds (its final statement).
-        last = failures[max(failures)]
-        loaded.example_failures[block.label] = last.replace(f"{loaded.display}:", "line ", 1)
+        # The first statement that raised is the cause (argparse wanting --input); without one, the
+        # last statement actlint would not run is nearest the model the block builds.
+        raised = [i for i in failures if i not in block.plan.blocked]
+        chosen = failures[min(raised)] if raised else failures[max(failures)]
+        loaded.example_failures[block.label] = chosen.replace(f"{loaded.display}:", "line ", 1)
     return builds
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 import builtins
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 # Skip categories, in the order the load note lists them.
 DATA = "data loading"
@@ -681,7 +681,7 @@ class Planner:
                 for name in stmt.binds:
                     for m in mutators.get(name, []):
                         if m.index > stmt.index and m.index not in run and m.skip_reason is not None \
-                                and _changes_structure(m.node, name):
+                                and _changes_structure(m.node, name, module_values=self.builds_model):
                             why = f"{name} is changed by line {m.line}, {m.skip_reason}, which actlint does not run"
                             found = why, why
                             break
@@ -700,10 +700,17 @@ _STRUCTURAL_METHODS = {"append", "extend", "insert", "add_module", "register_mod
 _VALUE_ATTRIBUTES = {"data", "weight", "bias", "grad", "requires_grad", "training"}
 
 
-def _changes_structure(node: ast.AST, name: str) -> bool:
-    """Does ``node`` change what ``name`` holds (layers, config fields), not only its weights or mode?"""
+def _changes_structure(node: ast.AST, name: str, module_values: Callable[[ast.AST], bool] | None = None) -> bool:
+    """Does ``node`` change what ``name`` holds (layers, config fields), not only its weights or mode?
+
+    With ``module_values`` (for a built model), an attribute or item assignment counts only when
+    its value is a module (``model.fc = nn.Linear(...)``), not a flag (``model.require_sync = True``).
+    """
     for n in ast.walk(node):
         if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            if module_values is not None and not isinstance(n, ast.AugAssign) and not (
+                    n.value is not None and module_values(n.value)):
+                continue
             targets = n.targets if isinstance(n, ast.Assign) else [n.target]
             for t in targets:
                 for sub in ast.walk(t):
