@@ -17,6 +17,7 @@ flag that fixes it, so static rules still run and the probe reports itself as sk
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
@@ -205,8 +206,6 @@ def _required_placeholders(graph: GraphView) -> list[OpNode]:
 
 def _forward_parameters(model: nn.Module) -> tuple[list[str], list[str]]:
     """(required, optional) positional parameter names of ``forward``."""
-    import inspect
-
     try:
         params = list(inspect.signature(model.forward).parameters.values())
     except (TypeError, ValueError):
@@ -439,8 +438,6 @@ def infer_inputs(
 
 def _takes_argument(fn: Callable[..., Any]) -> bool:
     """Does ``init_hidden`` take a batch size (``init_hidden(self, batch_size)``)?"""
-    import inspect
-
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):

@@ -42,8 +42,8 @@ from actlint.graph import GraphView
 from actlint.inputs import InputResolution, type_checks
 from actlint.ops import DEFAULT_TABLE
 from actlint.trace import (
-    EXECUTE_AFTER, TraceResult, forward_error, module_tree_view, propagate_shapes, runs_for_real, trace_executed,
-    trace_model,
+    EXECUTE_AFTER, TraceResult, forward_error, module_tree_view, propagate_shapes, runs_for_real, to_meta,
+    trace_executed, trace_model,
 )
 from actlint.walk import FileFilter
 
@@ -431,7 +431,7 @@ def _trace_and_resolve(loaded: LoadedModel, options: LintOptions, limit: float) 
     wanted = graph.trace_method in EXECUTE_AFTER or options.trace == "executed"
     if wanted and resolution.inputs is not None:
         # A model on the meta device runs on meta inputs: shapes without memory or compute.
-        inputs = tuple(on_meta_device(x) for x in resolution.inputs) if loaded.meta else resolution.inputs
+        inputs = tuple(to_meta(x) for x in resolution.inputs) if loaded.meta else resolution.inputs
         try:
             with time_limit(limit, "the executed trace"):
                 notes = [_executed_note(n) for n in graph.notes] or ["trace executed: --trace executed"]
@@ -443,13 +443,6 @@ def _trace_and_resolve(loaded: LoadedModel, options: LintOptions, limit: float) 
         else:
             return executed, None, resolution
     return graph, gm, resolution
-
-
-def on_meta_device(value: Any) -> Any:
-    """A tensor's meta twin (same shape and dtype, no storage); anything else unchanged."""
-    if isinstance(value, torch.Tensor) and not value.is_meta:
-        return torch.empty_like(value, device="meta")
-    return value
 
 
 def _executed_note(note: str) -> str:

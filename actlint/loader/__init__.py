@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import torch
 import torch.nn as nn
 
 from actlint.errors import NoModelError, UserError, one_line
@@ -402,8 +403,6 @@ def _run_block(loaded: LoadedFile, block: ExampleBlock, namespace: dict[str, Any
 
 
 def _is_tensor_input(value: Any) -> bool:
-    import torch
-
     if isinstance(value, torch.Tensor):
         return True
     return isinstance(value, (tuple, list)) and bool(value) and all(isinstance(v, torch.Tensor) for v in value)

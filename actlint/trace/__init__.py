@@ -15,7 +15,7 @@ then resolves inputs and, where the chain says so, calls :func:`trace_executed`.
 """
 
 from actlint.trace.executed import trace_executed
-from actlint.trace.fx import TraceResult, forward_error, propagate_shapes, runs_for_real, trace_model
+from actlint.trace.fx import TraceResult, forward_error, propagate_shapes, runs_for_real, to_meta, trace_model
 from actlint.trace.modules import module_tree_view
 
 #: Methods after which the executed trace is tried when inputs are known.
@@ -23,5 +23,5 @@ EXECUTE_AFTER = frozenset({"fx-partial", "modules"})
 
 __all__ = [
     "TraceResult", "trace_model", "trace_executed", "module_tree_view", "propagate_shapes", "forward_error",
-    "runs_for_real", "EXECUTE_AFTER",
+    "runs_for_real", "to_meta", "EXECUTE_AFTER",
 ]

@@ -89,7 +89,7 @@ def trace_model(
             # copies its attributes, and fx's own tensor constants are removed once it has.
             with preserved(model):
                 with preserved(model, remove_added=False):
-                    fx_graph = tracer.trace(model, concrete_args=default_arguments(model))
+                    fx_graph = tracer.trace(model, concrete_args=none_arguments(model))
                 gm = fx.GraphModule(tracer.root, fx_graph)
         except Exception as exc:  # noqa: BLE001 - any tracing failure means "fall back"
             last_error = one_line(exc)
@@ -115,7 +115,7 @@ def trace_model(
     return TraceResult(module_tree_view(model, table, notes), None, last_error)
 
 
-def default_arguments(model: nn.Module) -> dict[str, Any] | None:
+def none_arguments(model: nn.Module) -> dict[str, Any] | None:
     """``forward``'s optional ``None`` parameters, traced as the constant ``None``.
 
     actlint calls the model with its required inputs only, so ``mask=None`` is None. As a
@@ -278,15 +278,16 @@ class _MetaShapeRecorder(_ShapeRecorder):
         if ops.DEFAULT_TABLE.module_kind(module) in _SHAPE_PRESERVING and args and isinstance(args[0], torch.Tensor):
             # Norms, dropout and elementwise activations keep the input's shape.
             return args[0]
-        state = {name: _to_meta(t) for name, t in module.named_parameters()}
-        state.update({name: _to_meta(t) for name, t in module.named_buffers()})
+        state = {name: to_meta(t) for name, t in module.named_parameters()}
+        state.update({name: to_meta(t) for name, t in module.named_buffers()})
         return torch.func.functional_call(module, state, args, kwargs)
 
     def get_attr(self, target: Any, args: Any, kwargs: Any) -> Any:
-        return _to_meta(super().get_attr(target, args, kwargs))
+        return to_meta(super().get_attr(target, args, kwargs))
 
 
-def _to_meta(value: Any) -> Any:
+def to_meta(value: Any) -> Any:
+    """A tensor's meta twin (same shape and dtype, no storage); anything else unchanged."""
     if isinstance(value, torch.Tensor) and not value.is_meta:
         return torch.empty_like(value, device="meta")
     return value
@@ -316,7 +317,7 @@ def _record_shapes(gm: fx.GraphModule, model: nn.Module, example_inputs: Sequenc
             _ShapeRecorder(gm).run(*example_inputs)
     else:
         with torch.no_grad(), quiet_torch_logs():
-            _MetaShapeRecorder(gm).run(*(_to_meta(x) for x in example_inputs))
+            _MetaShapeRecorder(gm).run(*(to_meta(x) for x in example_inputs))
 
 
 def forward_error(model: nn.Module, example_inputs: Sequence[Any]) -> str | None:
@@ -365,4 +366,4 @@ def propagate_shapes(
     return None
 
 
-__all__ = ["TraceResult", "trace_model", "module_tree_view", "propagate_shapes", "forward_error"]
+__all__ = ["TraceResult", "trace_model", "module_tree_view", "propagate_shapes", "forward_error", "to_meta"]
