@@ -489,3 +489,22 @@ def test_a_required_script_argument_in_the_main_block_is_the_reported_cause(tmp_
     result = invoke_cli(str(path), "--no-probe", "--script-args", "--input a.png", "--format", "json")
     (model,) = json.loads(result.stdout)["models"]
     assert model["name"] == "net" and model["parameters"] == linear(4, 2)
+
+
+def test_a_module_level_transform_without_parameters_is_not_a_model(tmp_path):
+    """sgrvinod's eval.py: ``normalize = transforms.Normalize(...)`` is an nn.Module, not a model."""
+    path = write_model(tmp_path, """
+        import torch.nn as nn
+
+        class Normalize(nn.Module):  # the shape of torchvision.transforms.Normalize
+            def __init__(self, mean, std):
+                super().__init__()
+                self.mean, self.std = mean, std
+
+            def forward(self, x):
+                return (x - self.mean) / self.std
+
+        normalize = Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
+        model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    """)
+    assert [m.name for m in load_models(str(path))] == ["model"]

@@ -805,7 +805,10 @@ def _candidate_names(loaded: LoadedFile) -> list[tuple[str, str]]:
         if name.startswith("_") or name in loaded.example_names:
             continue
         if isinstance(obj, nn.Module) and not _is_loss(obj):
-            found.append((name, "instance"))
+            # A module without parameters (``normalize = transforms.Normalize(...)``) is a
+            # transform, not a model.
+            if any(True for _ in obj.parameters()):
+                found.append((name, "instance"))
         elif isinstance(obj, (list, tuple)) and 0 < len(obj) <= 8 and all(
                 isinstance(m, nn.Module) and not isinstance(m, nn.ModuleList) and not _is_loss(m) for m in obj):
             # nets = [Net(batch_normalization=False), Net(batch_normalization=True)]: each one is linted.
