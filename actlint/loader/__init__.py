@@ -895,14 +895,16 @@ def _example_candidates(loaded: LoadedFile, found: list[LoadedModel]) -> list[Lo
 
 
 def _first_failure(loaded: LoadedFile) -> str | None:
-    """The failure that explains a missing model best: an unfaithful model statement's, else the first."""
+    """The failure that explains a missing model best: a model statement that raised (its message
+    names the import that failed), else an unfaithful model statement's, else the first."""
     if not loaded.failures:
         return None
     plan = loaded.plan
-    for index, message in loaded.failures.items():
-        if plan is not None and index in plan.blocked and plan.statements[index].kind == "model":
-            return message
-    return next(iter(loaded.failures.values()))
+    models = [i for i in sorted(loaded.failures) if plan is not None and plan.statements[i].kind == "model"
+              and not plan.statements[i].speculative]
+    raised = [i for i in models if i not in plan.blocked] if plan is not None else []
+    chosen = raised or models
+    return loaded.failures[chosen[0]] if chosen else next(iter(loaded.failures.values()))
 
 
 def _drop_submodule_candidates(models: list[LoadedModel]) -> list[LoadedModel]:
