@@ -903,8 +903,12 @@ def _first_failure(loaded: LoadedFile) -> str | None:
     models = [i for i in sorted(loaded.failures) if plan is not None and plan.statements[i].kind == "model"
               and not plan.statements[i].speculative]
     raised = [i for i in models if i not in plan.blocked] if plan is not None else []
-    chosen = raised or models
-    return loaded.failures[chosen[0]] if chosen else next(iter(loaded.failures.values()))
+    first = next(iter(loaded.failures.values()))
+    if raised:
+        # A NameError explained by an earlier failure ("its statement failed: ...") points at it.
+        message = loaded.failures[raised[0]]
+        return first if "(its statement failed:" in message else message
+    return loaded.failures[models[0]] if models else first
 
 
 def _drop_submodule_candidates(models: list[LoadedModel]) -> list[LoadedModel]:
