@@ -508,3 +508,19 @@ def test_a_module_level_transform_without_parameters_is_not_a_model(tmp_path):
         model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     """)
     assert [m.name for m in load_models(str(path))] == ["model"]
+
+
+def test_a_main_function_read_for_its_model_is_not_reported_as_a_skipped_main_block(tmp_path):
+    path = write_model(tmp_path, """
+        import torch.nn as nn
+
+        def main():
+            model = nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 1))
+            model.train()
+
+        if __name__ == "__main__":
+            main()
+    """)
+    (model,) = load_models(str(path))
+    assert model.notes == ["built nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 1)) from line 4, main()"]
+    assert model.file.load_note() is None or "__main__ block" not in model.file.load_note()

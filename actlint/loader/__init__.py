@@ -99,7 +99,8 @@ class LoadedFile:
     def load_note(self) -> str | None:
         """One short line: what loading ran, skipped and fenced (None for a plain library file)."""
         parts: list[str] = []
-        guard_read = self.guard_plan is not None
+        # The __main__ block was read when it ran in place or a function it calls built a model.
+        guard_read = self.guard_plan is not None or any(b.primary for b in self.examples or [])
         for plan, what in ((self.plan, "top-level statements"), (self.guard_plan, "statements of the __main__ block")):
             if plan is None:
                 continue
