@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import torch.nn as nn
 
 from actlint.graph import parameter_count
 from actlint.loader import load_models
