@@ -6,7 +6,7 @@ from typing import Iterable
 
 from actlint import ops
 from actlint.findings import Finding, ProbeVerdict, Severity
-from actlint.graph import GraphView, OpNode
+from actlint.graph import GraphView, NodeRef, OpNode
 from actlint.rules.base import Example, Rule, RuleContext
 
 #: Ops that pass values through unchanged in sign and in linearity (looked through).
@@ -363,6 +363,36 @@ class MissingActivation(Rule):
                     return self.shortcut(x) + self.branch(x)
             """
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class BlurPool(nn.Module):
+                '''Anti-aliasing (TResNet, BlurPool): a fixed blur filter, a buffer, before a strided conv.'''
+
+                def __init__(self, channels):
+                    super().__init__()
+                    kernel = torch.tensor([1.0, 2.0, 1.0])
+                    self.register_buffer("filt", (kernel[:, None] * kernel[None, :] / 16).repeat(channels, 1, 1, 1))
+                    self.channels = channels
+
+                def forward(self, x):
+                    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.filt, groups=self.channels)
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU())
+                    self.blur = BlurPool(16)
+                    self.down = nn.Conv2d(16, 32, 3, stride=2, padding=1)
+                    self.head = nn.Sequential(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+
+                def forward(self, x):
+                    return self.head(self.down(self.blur(self.stem(x))))
+            """
+        ),
     )
     invalid = (
         Example(
@@ -409,14 +439,35 @@ class MissingActivation(Rule):
             # and merging the two layers would change the other branch.
             if any(c.kind in _NONLINEAR_BRANCH for c in consumers):
                 continue
+            if _fixed_filter(graph, first):
+                continue
             for second in consumers:
-                if second.kind not in ops.AFFINE or _is_factorised_conv(first, second):
+                if second.kind not in ops.AFFINE or _is_factorised_conv(first, second) \
+                        or _fixed_filter(graph, second):
                     continue
                 yield ctx.finding(
                     f"{first.describe()} feeds {second.describe()} with no activation between: "
                     f"two affine layers compose into one matrix; add a nonlinearity (ReLU/GELU)",
                     node=second,
                 )
+
+
+def _fixed_filter(graph: GraphView, node: OpNode) -> bool:
+    """A functional conv or linear whose weight is a buffer, not a parameter: a fixed filter
+    (TResNet's and BlurPool's anti-aliasing blur) that adds no parameters to compose away."""
+    if node.module is not None or node.op == "call_module":
+        return False
+    weight = node.arg(1, "weight")
+    if not isinstance(weight, NodeRef) or not 0 <= weight.index < len(graph.nodes):
+        return False
+    source = graph.nodes[weight.index]
+    if source.op != "get_attr":
+        return False
+    try:
+        graph.model.get_parameter(str(source.target))
+    except AttributeError:
+        return True
+    return False
 
 
 def _is_depthwise(module: object) -> bool:
