@@ -352,3 +352,14 @@ def test_a_package_folder_lints_its_package_modules(corpus):
     doc = json.loads(result.stdout)
     assert [(m["file"].rsplit("/", 1)[-1], m["name"]) for m in doc["models"]] == [("train.py", "model")]
     assert doc["errors"] == []
+
+
+def test_a_llama_style_model_built_by_a_selector_falls_through_the_tracer_chain(corpus):
+    """fx cannot trace it (slicing RoPE buffers by a traced length): the executed trace takes over."""
+    selector = "Transformer(ModelArgs(dim=64, n_layers=2, n_heads=4, vocab_size=100, max_seq_len=32))"
+    result = invoke_cli(f"{corpus / 'llama/model.py'}::{selector}", "--format", "json", "--no-probe")
+    assert result.exit_code == 0, result.output
+    (model,) = json.loads(result.stdout)["models"]
+    # hidden width: 2/3 of 4 x 64 = 170, rounded up to multiple_of=256
+    assert model["trace"] == "executed" and model["parameters"] == llama(64, 2, 100, 256)
+    assert not any("was skipped: it raised" in n for n in model["notes"])
