@@ -84,14 +84,14 @@ class LoadedFile:
     tree: ast.Module | None = field(default=None, repr=False)
     #: Where findings without a location of their own point (the API: the lint() call).
     default_line: int = 1
-    #: Models the file's own example blocks built (None until they are read: :func:`file_examples`).
-    examples: list[ExampleBuild] | None = field(default=None, repr=False)
+    #: Models the file's own example blocks built (the function blocks' once :func:`file_examples` read them).
+    examples: list[ExampleBuild] = field(default_factory=list, repr=False)
     #: Names the ``__main__`` block bound (its models are examples, not module-level instances).
     example_names: set[str] = field(default_factory=set, repr=False)
     #: Why an example block built no model (block label -> one line), for the no-model message.
     example_failures: dict[str, str] = field(default_factory=dict, repr=False)
     flags: int = 0  # the file's __future__ compiler flags
-    blocks: list[ExampleBlock] | None = field(default=None, repr=False)
+    blocks: list[ExampleBlock] = field(default_factory=list, repr=False)  # the file's example blocks, planned
     functions_read: bool = False  # the function example blocks have run (file_examples)
     guard_plan: LoadPlan | None = field(default=None, repr=False)  # the __main__ block's, once read
     installed: bool = False  # a module of an installed package (module:attribute), not a file
@@ -100,7 +100,7 @@ class LoadedFile:
         """One short line: what loading ran, skipped and fenced (None for a plain library file)."""
         parts: list[str] = []
         # The __main__ block was read when it ran in place or a function it calls built a model.
-        guard_read = self.guard_plan is not None or any(b.primary for b in self.examples or [])
+        guard_read = self.guard_plan is not None or any(b.primary for b in self.examples)
         for plan, what in ((self.plan, "top-level statements"), (self.guard_plan, "statements of the __main__ block")):
             if plan is None:
                 continue
@@ -329,30 +329,22 @@ def load_file(path_text: str, settings: LoadSettings | None = None) -> LoadedFil
                 loaded.failures[stmt.index] = _unfaithful_message(loaded, stmt, plan.blocked[stmt.index])
             elif stmt.kind == "guard":
                 # The __main__ block's model statements and what they need, where the script runs them.
-                guard = next((b for b in _blocks(loaded) if b.module_scope), None)
+                guard = next((b for b in blocks if b.module_scope), None)
                 if guard is not None:
                     loaded.guard_plan = guard.plan
-                    loaded.examples = _run_block(loaded, guard, loaded.namespace)
+                    loaded.examples += _run_block(loaded, guard, loaded.namespace)
     return loaded
-
-
-def _blocks(loaded: LoadedFile) -> list[ExampleBlock]:
-    if loaded.blocks is None:
-        loaded.blocks = example_blocks(loaded.tree) if loaded.tree is not None else []
-    return loaded.blocks
 
 
 def file_examples(loaded: LoadedFile) -> list[ExampleBuild]:
     """Every model the file's example blocks build (the ``__main__`` block's at load; the rest now, once)."""
     if not loaded.functions_read:
         loaded.functions_read = True
-        builds = list(loaded.examples or [])
-        for block in _blocks(loaded):
+        for block in loaded.blocks:
             if not block.module_scope:
                 with running_user_code(loaded, f"reading {block.label}"):
-                    builds += _run_block(loaded, block, dict(loaded.namespace))
-        loaded.examples = builds
-    return loaded.examples or []
+                    loaded.examples += _run_block(loaded, block, dict(loaded.namespace))
+    return loaded.examples
 
 
 def _run_block(loaded: LoadedFile, block: ExampleBlock, namespace: dict[str, Any]) -> list[ExampleBuild]:
@@ -808,7 +800,7 @@ def _candidate_names(loaded: LoadedFile) -> list[tuple[str, str]]:
         if isinstance(obj, nn.Module) and not _is_loss(obj):
             # A module without parameters (``normalize = transforms.Normalize(...)``) is a
             # transform, not a model.
-            if any(True for _ in obj.parameters()):
+            if _has_parameters(obj):
                 found.append((name, "instance"))
         elif isinstance(obj, (list, tuple)) and 0 < len(obj) <= 8 and all(
                 isinstance(m, nn.Module) and not isinstance(m, nn.ModuleList) and not _is_loss(m) for m in obj):
@@ -888,11 +880,15 @@ def _example_candidates(loaded: LoadedFile, found: list[LoadedModel]) -> list[Lo
     for build in file_examples(loaded):
         if type(build.model) in file_classes or any(m.model is build.model for m in found + out):
             continue
-        if not any(True for _ in build.model.parameters()):
+        if not _has_parameters(build.model):
             continue  # a criterion or a post-processor the block builds beside the model
         if build.primary or not found:
             out.append(_from_example(loaded, build.variable, "example", build))
     return out
+
+
+def _has_parameters(module: nn.Module) -> bool:
+    return next(module.parameters(), None) is not None
 
 
 def _first_failure(loaded: LoadedFile) -> str | None:
@@ -948,8 +944,7 @@ def load_installed(module_name: str, selector: str, settings: LoadSettings | Non
     settings = settings or LoadSettings()
     shown = f"{module_name}:{selector}"
     parse_selector(selector, where=shown)
-    placeholder = LoadedFile(Path(module_name), shown, "", {}, None, settings, installed=True)
-    with fenced(module_name, settings.script_args, placeholder.fence), \
+    with fenced(module_name, settings.script_args, FenceLog()), \
             time_limit(settings.timeout, f"importing {module_name}"):
         try:
             module = importlib.import_module(module_name)
@@ -980,6 +975,6 @@ def load_models(arg: str, settings: LoadSettings | None = None) -> list[LoadedMo
 
 __all__ = [
     "LoadSettings", "LoadedFile", "LoadedModel", "load_file", "load_models", "select_model", "discover_models",
-    "split_selector", "display_path", "root_model_classes", "import_target", "load_installed", "file_examples", "recording_construction_sites", "FACTORY_NAMES",
-    "DEFAULT_LOAD_TIMEOUT",
+    "split_selector", "display_path", "root_model_classes", "import_target", "load_installed", "file_examples",
+    "recording_construction_sites", "FACTORY_NAMES", "DEFAULT_LOAD_TIMEOUT",
 ]

@@ -131,7 +131,7 @@ def _planned(label: str, body: list[ast.stmt], parent: Planner, uses: dict[str, 
     statements = [s for s in body if not isinstance(s, (ast.Return, ast.Global, ast.Nonlocal))]
     module = ast.Module(body=statements, type_ignores=[])
     probe = Planner(module, parent)
-    variables = {name for i, node in enumerate(statements) for name in _model_binds(probe, node)}
+    variables = {name for node in statements for name in _model_binds(probe, node)}
     synthetic: list[tuple[int, ast.stmt]] = []
     for index, node in enumerate(statements):
         for call in _calls_in_order(node):

@@ -304,9 +304,13 @@ class Planner:
             if isinstance(n, ast.ImportFrom) and n.module:
                 self.import_sources.update({a.asname or a.name: n.module for a in n.names})
         self.assigned_names: set[str] = set()
+        counts: dict[str, int] = {}  # how often each name is bound at this level
         for n in tree.body:
+            stores = _Names.of(n).stores
             if not isinstance(n, (ast.Import, ast.ImportFrom)):
-                self.assigned_names |= _Names.of(n).stores
+                self.assigned_names |= stores
+            for name in stores:
+                counts[name] = counts.get(name, 0) + 1
         if parent is not None:
             self.defined_classes |= parent.defined_classes
             self.defined_functions = {**parent.defined_functions, **self.defined_functions}
@@ -316,10 +320,6 @@ class Planner:
         self.training_functions = self._training_closure()
         #: Names bound exactly once, to a literal (``init_from = "scratch"``): tests on them are decided.
         self.constants = dict(parent.constants) if parent is not None else {}
-        counts: dict[str, int] = {}
-        for n in tree.body:
-            for name in _Names.of(n).stores:
-                counts[name] = counts.get(name, 0) + 1
         for n in tree.body:
             if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
                     and isinstance(n.value, ast.Constant) and counts.get(n.targets[0].id) == 1:
@@ -506,9 +506,9 @@ class Planner:
             return None
         if truth:
             return node.body
-        if len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If):  # elif
-            return self._taken_branch(node.orelse[0]) if self._static_truth(node.orelse[0].test) is not None \
-                else node.orelse
+        if len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If):  # elif: its own taken branch, if known
+            inner = self._taken_branch(node.orelse[0])
+            return node.orelse if inner is None else inner
         return node.orelse
 
     def _static_truth(self, test: ast.expr) -> bool | None:
@@ -603,9 +603,7 @@ class Planner:
             queue.append((Statement(len(statements), ast.Pass(), "example", uses=set(extra_needs)), False))
         while queue:
             s, body = queue.pop()
-            names = set(s.uses) | (s.body_uses if body else set())
-            for name in list(names):
-                names |= external_uses.get(name, set())
+            names = _with_external(set(s.uses) | (s.body_uses if body else set()), external_uses)
             for name in names - _BUILTINS:
                 for b in binders.get(name, ()):
                     if b.index < s.index or s.kind == "definition" or b.kind == "definition":
@@ -670,10 +668,7 @@ class Planner:
                 names = _build_names(stmt.node) if isinstance(stmt.node, (ast.ClassDef, ast.FunctionDef)) else set()
                 found = cause(stmt, names, body=True)
             elif stmt.index in run:
-                uses = set(stmt.uses)
-                for name in list(uses):
-                    uses |= external_uses.get(name, set())
-                found = cause(stmt, uses, body=False)
+                found = cause(stmt, _with_external(stmt.uses, external_uses), body=False)
             else:
                 continue
             if found is None and stmt.kind in ("model", "example") and stmt.index in run:
@@ -690,6 +685,11 @@ class Planner:
             if found is not None:
                 blocked[stmt.index], roots[stmt.index] = found
         return blocked
+
+
+def _with_external(names: set[str], external_uses: dict[str, set[str]]) -> set[str]:
+    """``names`` plus the globals the parent module's definitions among them read."""
+    return set(names).union(*(external_uses.get(name, ()) for name in names))
 
 
 #: Methods that change what a container or module holds (not its weights or mode).
