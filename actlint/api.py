@@ -21,23 +21,22 @@ import io
 import json
 import linecache
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 import torch.nn as nn
 
-from actlint.config import CommandLine, Config, build_options, load_config
-from actlint.engine import instantiate_rules, validate_codes
-from actlint.errors import UserError
-from actlint.findings import Finding, Severity
-from actlint.inputs import make_tensor, parse_dtype
-from actlint.loader import LoadedFile, LoadedModel, display_path
-from actlint.results import LintRun, ModelResult, RunError
+from actlint.config import Config, load_config, parse_config_mapping
+from actlint.options import CommandLine, build_options
+from actlint.pipeline import lint_models
+from actlint.rules.engine import instantiate_rules, validate_codes
+from actlint.core.errors import UserError
+from actlint.core.findings import Finding, Severity
+from actlint.trace.inputs import make_tensor, parse_dtype
+from actlint.loader.loaded import LoadedFile, LoadedModel, display_path
+from actlint.core.results import LintRun, ModelResult
 from actlint.rules.registry import default_registry
-from actlint.safety import quiet_user_warnings
-from actlint.suppressions import apply_suppressions
 
 
 class LintError(AssertionError):
@@ -163,6 +162,8 @@ def _lint(model: nn.Module, example_inputs: Sequence[Any], caller: Any, *, selec
         raise TypeError(f"actlint.lint() needs an nn.Module, got {type(model).__name__}")
     registry = default_registry()
     dtype = parse_dtype(input_dtype) if isinstance(input_dtype, str) else input_dtype
+    if trace not in ("auto", "executed"):
+        raise ValueError(f"trace must be 'auto' or 'executed', got {trace!r}")
     try:
         command_line = CommandLine(
             select=validate_codes(_codes(select), registry, "select") if select is not None else None,
@@ -172,31 +173,16 @@ def _lint(model: nn.Module, example_inputs: Sequence[Any], caller: Any, *, selec
             device=device,
             probe_timeout=probe_timeout,
             input_dtype=str(dtype).replace("torch.", "") if dtype is not None else None,
+            trace=trace,
+            example_inputs=tuple(_as_input(x, dtype or torch.float32) for x in example_inputs) or None,
         )
         options, fail_level = build_options(_config(config, registry), command_line, registry)
-        if options.probe:
-            from actlint.probe import resolve_device
-
-            resolve_device(options.device)
     except UserError as exc:
         raise ValueError(exc.message) from None
-    if trace not in ("auto", "executed"):
-        raise ValueError(f"trace must be 'auto' or 'executed', got {trace!r}")
-    inputs = tuple(_as_input(x, dtype or torch.float32) for x in example_inputs)
-    options = replace(options, trace=trace, example_inputs=inputs or None)
     loaded = LoadedModel(name or type(model).__name__, "object", model, _user_file(model, caller))
     rules = instantiate_rules(registry, options.selection)
-    run = LintRun()
-    from actlint.pipeline import lint_model
-
-    try:
-        with quiet_user_warnings():
-            result = lint_model(loaded, rules, options)
-    except UserError as exc:
-        run.errors.append(RunError(loaded.file.display, exc.message))
-    else:
-        apply_suppressions([result], loaded.file, rules, registry)
-        run.models.append(result)
+    models, errors = lint_models([loaded], rules, registry, options)
+    run = LintRun(models=models, errors=errors)
     return LintResult(run, fail_level, options.fail_on_refuted)
 
 
@@ -228,9 +214,7 @@ def _config(config: str | Path | Mapping[str, Any] | None, registry: Any) -> Con
     if config is None:
         return Config()
     if isinstance(config, Mapping):
-        from actlint.config import _Parser
-
-        return _Parser(Path.cwd() / "<lint(config=...)>", registry).parse(config, "config")
+        return parse_config_mapping(config, registry, "<lint(config=...)>")
     return load_config(Path(config), registry, explicit=True)
 
 

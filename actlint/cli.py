@@ -10,16 +10,17 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from typing import TYPE_CHECKING, Callable, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
 
 import click
 
-from actlint import __version__
-from actlint.errors import UserError, one_line
-from actlint.findings import Severity
+from actlint.core.version import __version__
+from actlint.core.errors import UserError, one_line
+from actlint.core.findings import Severity
 
 if TYPE_CHECKING:
-    from actlint.results import LintRun
+    from actlint.core.results import LintRun
+    from actlint.options import CommandLine
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -63,6 +64,28 @@ def _parse_memory(text: str | None) -> int | None:
         raise click.BadParameter(str(exc), param_hint="--max-model-memory") from None
 
 
+def _command_line(flags: dict[str, Any], registry: Any) -> "CommandLine":
+    """The typed :class:`~actlint.options.CommandLine` from ``check``'s flags (click's raw values)."""
+    from actlint.options import CommandLine
+    from actlint.rules.engine import validate_codes
+    from actlint.trace.inputs import parse_dtype, parse_shape
+
+    if flags["input_dtype"]:
+        parse_dtype(flags["input_dtype"])  # a bad flag is an error before any configuration is read
+    select = flags.pop("select")
+    return CommandLine(
+        select=validate_codes(_split_codes(select), registry, "--select") if select else None,
+        extend_select=validate_codes(_split_codes(flags.pop("extend_select")), registry, "--extend-select"),
+        ignore=validate_codes(_split_codes(flags.pop("ignore")), registry, "--ignore"),
+        severity=_parse_severity_overrides(flags.pop("severity")),
+        fail_on=Severity.parse(flags["fail_on"]) if flags["fail_on"] else None,
+        input_shapes=tuple(parse_shape(s) for s in flags.pop("input_shape")),
+        script_args=_split_script_args(flags.pop("script_args")),
+        max_model_memory=_parse_memory(flags.pop("max_model_memory")),
+        **{k: v for k, v in flags.items() if k != "fail_on"},
+    )
+
+
 class _DefaultToCheck(click.Group):
     """``actlint model.py`` means ``actlint check model.py`` (subcommands: rules, explain)."""
 
@@ -101,7 +124,7 @@ def main() -> None:
               help="Rule IDs or prefixes to enable (e.g. ACT1,ACT201); replaces the configured selection.")
 @click.option("--extend-select", multiple=True, help="Rule IDs or prefixes to enable on top of the configured ones.")
 @click.option("--ignore", multiple=True, help="Rule IDs or prefixes to disable.")
-@click.option("--severity", "severity_overrides", multiple=True, metavar="RULE=LEVEL",
+@click.option("--severity", "severity", multiple=True, metavar="RULE=LEVEL",
               help="Override a rule's severity, e.g. ACT203=error.")
 @click.option("--fail-on", type=click.Choice(["info", "warning", "error"]), default=None,
               help="Lowest severity that makes the exit code 1 (default: warning).")
@@ -128,7 +151,7 @@ def main() -> None:
               help="Worker processes for runs over several files (default: half the cores, when the files "
                    "take long enough to repay starting them; one process on 2 cores); -j 1 lints serially. "
                    "Reports are identical either way.")
-@click.option("--trace", "trace_method", type=click.Choice(["auto", "executed"]), default=None,
+@click.option("--trace", "trace", type=click.Choice(["auto", "executed"]), default=None,
               help="How to build the dataflow graph: auto (torch.fx, then an executed trace of one forward "
                    "pass where fx cannot trace, then the module tree) or executed (always record one forward "
                    "pass). Default: auto.")
@@ -151,93 +174,30 @@ def main() -> None:
               help="Treat files named on the command line like files found in a directory: skip those "
                    "that do not look like model code, and a file without a model is not an error "
                    "(the pre-commit hook passes this).")
-def check(
-    paths: tuple[str, ...],
-    output_format: str,
-    output: str | None,
-    config_file: str | None,
-    isolated: bool,
-    select: tuple[str, ...],
-    extend_select: tuple[str, ...],
-    ignore: tuple[str, ...],
-    severity_overrides: tuple[str, ...],
-    fail_on: str | None,
-    exit_zero: bool,
-    fail_on_refuted: bool | None,
-    input_shape: tuple[str, ...],
-    input_dtype: str | None,
-    batch_size: int | None,
-    probe: bool | None,
-    train_probe: bool | None,
-    device: str | None,
-    probe_batch_size: int | None,
-    probe_timeout: float | None,
-    extend_exclude: tuple[str, ...],
-    force_exclude: bool | None,
-    show_suppressed: bool,
-    skip_non_models: bool,
-    jobs: int | None,
-    trace_method: str | None,
-    script_args: str | None,
-    load_timeout: float | None,
-    max_model_memory: str | None,
-) -> None:
+def check(paths: tuple[str, ...], output_format: str, output: str | None, config_file: str | None, isolated: bool,
+          exit_zero: bool, show_suppressed: bool, jobs: int | None, **flags: Any) -> None:
     """Lint the models in PATH... (files, file.py::Name, directories)."""
-    if skip_non_models:
-        from actlint.prefilter import filtered_out
+    if flags["skip_non_models"]:
+        from actlint.files.prefilter import filtered_out
 
         if all(filtered_out(p) for p in paths):
             # A commit that touches no model code: report the empty run before anything
             # imports torch (about a second), so the hook costs nothing on such commits.
-            from actlint.results import LintRun
+            from actlint.core.results import LintRun
 
             _write_report(LintRun(), output_format, output)
             sys.exit(EXIT_OK)
-    from dataclasses import replace
-
-    from actlint.config import CommandLine, build_options, discover
-    from actlint.engine import validate_codes
-    from actlint.inputs import parse_dtype, parse_shape
+    # Lazy: `actlint rules`, `explain` and the hook's no-model path above must not import torch.
+    from actlint.config import discover
+    from actlint.options import build_options
     from actlint.pipeline import lint_paths
     from actlint.rules.registry import default_registry
 
     try:
         registry = default_registry()
-        if input_dtype:
-            parse_dtype(input_dtype)  # a bad flag is an error before any configuration is read
-        command_line = CommandLine(
-            select=validate_codes(_split_codes(select), registry, "--select") if select else None,
-            extend_select=validate_codes(_split_codes(extend_select), registry, "--extend-select"),
-            ignore=validate_codes(_split_codes(ignore), registry, "--ignore"),
-            severity=_parse_severity_overrides(severity_overrides),
-            fail_on=Severity.parse(fail_on) if fail_on else None,
-            fail_on_refuted=fail_on_refuted,
-            input_shapes=tuple(parse_shape(s) for s in input_shape),
-            input_dtype=input_dtype,
-            batch_size=batch_size,
-            probe=probe,
-            train_probe=train_probe,
-            device=device,
-            probe_batch_size=probe_batch_size,
-            probe_timeout=probe_timeout,
-            extend_exclude=extend_exclude,
-            force_exclude=force_exclude,
-            script_args=_split_script_args(script_args),
-            load_timeout=load_timeout,
-            max_model_memory=_parse_memory(max_model_memory),
-        )
+        command_line = _command_line(flags, registry)
         config = discover(paths, registry, config_file=config_file, isolated=isolated)
         options, fail_level = build_options(config, command_line, registry)
-        options = replace(options, skip_non_models=skip_non_models, trace=trace_method or options.trace)
-        if options.probe:
-            from actlint.probe import resolve_device
-
-            try:
-                resolve_device(options.device)  # --device cuda without CUDA: exit 2 before any work
-            except UserError as exc:
-                if device is None:  # the device came from the configuration file
-                    raise UserError(f"{config.display}: [tool.actlint.probe] {exc}") from None
-                raise
     except (UserError, ValueError) as exc:
         _fail(str(exc))
     except click.ClickException:
@@ -245,7 +205,7 @@ def check(
     except Exception as exc:  # noqa: BLE001 - an internal error is still one line and exit 2
         _internal_error(exc)
 
-    from actlint.fence import report_stdout
+    from actlint.sandbox.fence import report_stdout
 
     # While user code runs, anything written to stdout (prints at import, C extensions)
     # goes to stderr: stdout carries the report alone, one clean JSON/SARIF document.
@@ -275,7 +235,7 @@ def run() -> None:
     try:
         main()
     except SystemExit as exc:
-        from actlint.fence import user_threads_alive
+        from actlint.sandbox.fence import user_threads_alive
 
         if user_threads_alive():
             sys.stdout.flush()
@@ -288,7 +248,7 @@ def run() -> None:
 @main.command("rules")
 def list_rules() -> None:
     """List every rule: ID, name, default severity, how the probe relates to it, summary."""
-    from actlint.catalogue import rule_entries
+    from actlint.rules.docs import rule_entries
 
     rules = rule_entries()
     rows = [("ID", "NAME", "SEVERITY", "PROBE", "SUMMARY")]
@@ -308,7 +268,8 @@ def list_rules() -> None:
 def explain(rule_ids: tuple[str, ...]) -> None:
     """Print the documentation of RULE (an ID such as ACT101, or a name): what it finds,
     why it matters, what to use instead, how the probe confirms it, options and examples."""
-    from actlint.catalogue import find, rule_entries
+    from actlint.rules.catalogue import find
+    from actlint.rules.docs import rule_entries
 
     entries = rule_entries()
     pages = []

@@ -48,7 +48,7 @@ Keys (kebab-case, like ruff's)::
     input-dtype = "float32"
     batch-size = 4
 
-Glob patterns are gitignore-style (see :mod:`actlint.walk`) and relative to the folder
+Glob patterns are gitignore-style (see :mod:`actlint.files.discovery`) and relative to the folder
 holding the configuration file. Unknown keys and bad values are a one-line error naming
 the key (exit code 2).
 
@@ -64,11 +64,11 @@ import os
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from actlint.errors import UserError
-from actlint.findings import Severity
-from actlint.walk import DEFAULT_EXCLUDE, FileFilter, GlobPattern, PatternList
+from actlint.core.errors import UserError
+from actlint.core.findings import Severity
+from actlint.files.discovery import GlobPattern, PatternList
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -76,7 +76,6 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 if TYPE_CHECKING:
-    from actlint.pipeline import LintOptions
     from actlint.rules.registry import RuleRegistry
 
 PYPROJECT = "pyproject.toml"
@@ -92,7 +91,7 @@ _PER_FILE_KEYS = ("models", "input-shape", "input-dtype", "batch-size")
 
 
 @dataclass(frozen=True)
-class ProbeSettings:
+class ProbeConfig:
     """``[tool.actlint.probe]``: None where the file does not say."""
 
     enabled: bool | None = None
@@ -123,19 +122,6 @@ class FileOverrides:
 
     def ignores(self, rule_id: str) -> bool:
         return any(rule_id.startswith(prefix) for prefix in self.ignore)
-
-    def apply(self, options: "LintOptions") -> "LintOptions":
-        """``options`` with this file's input settings in place of the run's."""
-        from actlint.inputs import parse_dtype
-
-        changes: dict[str, Any] = {}
-        if self.input_shapes is not None:
-            changes["input_shapes"] = self.input_shapes
-        if self.input_dtype is not None:
-            changes["input_dtype"] = parse_dtype(self.input_dtype)
-        if self.batch_size is not None:
-            changes["batch_size"] = self.batch_size
-        return replace(options, **changes) if changes else options
 
 
 @dataclass(frozen=True)
@@ -202,7 +188,7 @@ class Config:
     fail_on_refuted: bool | None = None
     severity: Mapping[str, Severity] = field(default_factory=dict)
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    probe: ProbeSettings = field(default_factory=ProbeSettings)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
     load: LoadConfig = field(default_factory=LoadConfig)
     input_shapes: tuple[tuple[int, ...], ...] | None = None
     input_dtype: str | None = None
@@ -235,7 +221,7 @@ def find_config(start: Path) -> Path | None:
 
 def search_start(paths: Sequence[str]) -> Path:
     """Where discovery starts: the linted path, or the deepest folder common to several."""
-    from actlint.loader import split_selector
+    from actlint.loader.selectors import split_selector
 
     folders = []
     for arg in paths:
@@ -383,7 +369,7 @@ class _Parser:
                                   f"shapes, got {_show(value)}")
 
     def dtype(self, section: str, key: str, value: Any) -> str:
-        from actlint.inputs import DTYPES
+        from actlint.trace.inputs import DTYPES
 
         if not isinstance(value, str) or value.strip().lower() not in DTYPES:
             raise self.error(section, f"'{key}' must be one of {', '.join(sorted(DTYPES))}, got {_show(value)}")
@@ -476,12 +462,12 @@ class _Parser:
                                             f"got {_show(value)}") from None
         return options
 
-    def probe(self, section: str, table: Mapping[str, Any]) -> ProbeSettings:
+    def probe(self, section: str, table: Mapping[str, Any]) -> ProbeConfig:
         self.check_keys(section, table, _PROBE_KEYS)
         device = table.get("device")
         if device is not None and (not isinstance(device, str) or not _is_device(device)):
             raise self.error(section, f"'device' must be auto, cpu, cuda or cuda:N, got {_show(device)}")
-        return ProbeSettings(
+        return ProbeConfig(
             enabled=self.boolean(section, "enabled", table["enabled"]) if "enabled" in table else None,
             device=device,
             batch_size=self.positive_int(section, "batch-size", table["batch-size"]) if "batch-size" in table else None,
@@ -564,140 +550,12 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-# --- merging with the command line --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CommandLine:
-    """What was given on the command line (None or empty: not given)."""
-
-    select: tuple[str, ...] | None = None
-    extend_select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    severity: Mapping[str, Severity] = field(default_factory=dict)
-    fail_on: Severity | None = None
-    fail_on_refuted: bool | None = None
-    input_shapes: tuple[tuple[int, ...], ...] = ()
-    input_dtype: str | None = None
-    batch_size: int | None = None
-    probe: bool | None = None
-    train_probe: bool | None = None
-    device: str | None = None
-    probe_batch_size: int | None = None
-    probe_timeout: float | None = None
-    extend_exclude: tuple[str, ...] = ()
-    force_exclude: bool | None = None
-    script_args: tuple[str, ...] | None = None
-    load_timeout: float | None = None
-    max_model_memory: int | None = None
-
-
-@dataclass(frozen=True)
-class SelectionLayer:
-    """One level of rule selection (the file, then the command line)."""
-
-    select: tuple[str, ...] | None = None
-    extend_select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-
-
-def resolve_selection(layers: Iterable[SelectionLayer], rule_ids: Sequence[str]) -> tuple[str, ...]:
-    """The enabled rule IDs after applying ``layers`` in order (ruff's resolution).
-
-    A layer with ``select`` starts over from it (minus its own ``ignore``); a layer without
-    one adds its ``extend_select`` and removes its ``ignore`` from what came before. Within
-    a layer the most specific prefix wins, and ``ignore`` wins a tie.
-    """
-    from actlint.engine import RuleSelection
-
-    enabled = set(rule_ids)  # default: every rule
-    for layer in layers:
-        if layer.select is not None:
-            within = RuleSelection(select=layer.select + layer.extend_select, ignore=layer.ignore)
-            enabled = {r for r in rule_ids if within.enabled(r)}
-            continue
-        for rule_id in rule_ids:
-            added = _specificity(rule_id, layer.extend_select)
-            removed = _specificity(rule_id, layer.ignore)
-            if added > removed:
-                enabled.add(rule_id)
-            elif removed >= 0:
-                enabled.discard(rule_id)
-    return tuple(r for r in rule_ids if r in enabled)
-
-
-def _specificity(rule_id: str, prefixes: Iterable[str]) -> int:
-    return max((len(p) if p != "ALL" else 0 for p in prefixes if p == "ALL" or rule_id.startswith(p)), default=-1)
-
-
-def build_options(config: Config, cli: CommandLine, registry: "RuleRegistry") -> tuple["LintOptions", Severity]:
-    """Run options and ``--fail-on`` from the configuration with the command line on top."""
-    from actlint.engine import RuleSelection
-    from actlint.inputs import parse_dtype
-    from actlint.loader import DEFAULT_LOAD_TIMEOUT, LoadSettings
-    from actlint.pipeline import LintOptions
-
-    enabled = resolve_selection(
-        [SelectionLayer(config.select, config.extend_select, config.ignore),
-         SelectionLayer(cli.select, cli.extend_select, cli.ignore)],
-        registry.ids,
-    )
-    selection = RuleSelection(
-        select=enabled,
-        severity={**config.severity, **cli.severity},
-        options={rule: dict(opts) for rule, opts in config.rule_options.items()},
-    )
-    dtype_text = cli.input_dtype or config.input_dtype
-    per_file = config.per_file
-    if per_file:
-        overridden = [key for key, given in (("input_shapes", cli.input_shapes), ("input_dtype", cli.input_dtype),
-                                              ("batch_size", cli.batch_size)) if given]
-        per_file = per_file.without(*overridden) if overridden else per_file
-    options = LintOptions(
-        selection=selection,
-        input_shapes=cli.input_shapes or config.input_shapes or (),
-        input_dtype=parse_dtype(dtype_text) if dtype_text else None,
-        batch_size=_first(cli.batch_size, config.batch_size, 8),
-        files=file_filter(config, cli.extend_exclude, cli.force_exclude),
-        per_file=per_file or None,
-        probe=_first(cli.probe, config.probe.enabled, True),
-        train_probe=_first(cli.train_probe, config.probe.training, True),
-        device=_first(cli.device, config.probe.device, "auto"),
-        probe_batch_size=_first(cli.probe_batch_size, config.probe.batch_size, None),
-        probe_timeout=_first(cli.probe_timeout, config.probe.timeout, 60.0),
-        fail_on_refuted=_first(cli.fail_on_refuted, config.fail_on_refuted, False),
-        load=LoadSettings(
-            script_args=_first(cli.script_args, config.load.script_args, ()),
-            timeout=_first(cli.load_timeout, config.load.timeout, DEFAULT_LOAD_TIMEOUT),
-            memory_budget=_first(cli.max_model_memory, config.load.max_model_memory, None),
-        ),
-    )
-    return options, _first(cli.fail_on, config.fail_on, Severity.WARNING)
-
-
-def file_filter(config: Config, extend_exclude: Sequence[str] = (), force_exclude: bool | None = None) -> FileFilter:
-    """The files a run skips: the configuration's excludes plus ``--extend-exclude`` patterns."""
-    root = config.root
-    patterns = PatternList.parse(config.exclude if config.exclude is not None else DEFAULT_EXCLUDE, root)
-    patterns += PatternList.parse(config.extend_exclude, root)
-    try:
-        patterns += PatternList.parse(extend_exclude, Path.cwd())
-    except ValueError as exc:
-        raise UserError(f"--extend-exclude: {exc}") from None
-    return FileFilter(
-        exclude=patterns,
-        root=root,
-        respect_gitignore=_first(config.respect_gitignore, True),
-        force_exclude=_first(force_exclude, config.force_exclude, False),
-    )
-
-
-def _first(*values: Any) -> Any:
-    """The first value that is not None (command line, then file, then default)."""
-    return next((v for v in values if v is not None), values[-1])
+def parse_config_mapping(table: Mapping[str, Any], registry: "RuleRegistry", label: str) -> Config:
+    """A configuration given as a mapping of the file's keys (``actlint.lint(config={...})``)."""
+    return _Parser(Path.cwd() / label, registry).parse(table, "config")
 
 
 __all__ = [
-    "CommandLine", "Config", "FileOverrides", "PerFileRules", "ProbeSettings", "SelectionLayer",
-    "build_options", "discover", "file_filter", "find_config", "load_config", "resolve_selection",
+    "Config", "FileOverrides", "LoadConfig", "PerFileRules", "ProbeConfig",
+    "discover", "find_config", "load_config", "parse_config_mapping",
 ]

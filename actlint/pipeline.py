@@ -1,7 +1,7 @@
 """The pipeline, in one direction: load -> trace -> static rules -> probe -> measured rules -> results.
 
 Each stage lives in its own module; this module only wires them together and turns
-per-file failures into :class:`~actlint.results.RunError` so one bad file never stops
+per-file failures into :class:`~actlint.core.results.RunError` so one bad file never stops
 the others.
 """
 
@@ -13,61 +13,43 @@ import random
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 
-from actlint.engine import NO_TRAINING, RuleSelection, instantiate_rules, run_rules, skipped_note
-from actlint.errors import NoModelError, UserError, one_line
-from actlint.findings import Finding, ProbeVerdict
-from actlint.graph import parameter_count
-from actlint.inputs import resolve_inputs
-from actlint.config import PerFileRules
-from actlint.loader import (
-    LoadedModel, LoadSettings, display_path, load_file, load_models, select_model, split_selector,
-)
-from actlint.location import SourceLocation
-from actlint.prefilter import looks_like_model_file
-from actlint.results import LintRun, ModelResult, RunError
-from actlint.probe import probe_model, verdict_for
-from actlint.probe_report import ProbeReport
+from actlint.rules.engine import NO_TRAINING, instantiate_rules, run_rules, skipped_note
+from actlint.core.errors import NoModelError, UserError, one_line
+from actlint.core.findings import Finding
+from actlint.graph.view import parameter_count
+from actlint.trace.inputs import resolve_inputs
+from actlint.loader.loaded import LoadedModel, LoadSettings, display_path
+from actlint.loader.running import load_file
+from actlint.loader.models import load_models, select_model
+from actlint.loader.selectors import split_selector
+from actlint.core.location import SourceLocation
+from actlint.files.prefilter import looks_like_model_file
+from actlint.core.results import LintRun, ModelResult, RunError
+from actlint.graph.queries import output_activations, output_ends
+from actlint.options import LintOptions, with_file_overrides
+from actlint.probe.gradient import ProbeSettings, run_probe
+from actlint.probe.training import TrainingReport, TrainingSettings, run_training_probe
+from actlint.source.training_setup import training_for
+from actlint.probe.reports import ProbeReport
 from actlint.rules.base import Rule, RuleContext
 from actlint.rules.registry import RuleRegistry, default_registry
-from actlint.safety import quiet_user_warnings
-from actlint.suppressions import apply_suppressions
-from actlint.fence import UserCodeTimeout, time_limit
-from actlint.graph import GraphView
-from actlint.inputs import InputResolution, type_checks
-from actlint.ops import DEFAULT_TABLE
+from actlint.sandbox.preserved import quiet_user_warnings
+from actlint.rules.suppressions import apply_suppressions
+from actlint.sandbox.fence import UserCodeTimeout, time_limit
+from actlint.graph.view import GraphView
+from actlint.trace.inputs import InputResolution, type_checks
+from actlint.graph.ops import DEFAULT_TABLE
 from actlint.trace import (
     EXECUTE_AFTER, TraceResult, forward_error, module_tree_view, propagate_shapes, runs_for_real, to_meta,
     trace_executed, trace_model,
 )
-from actlint.walk import FileFilter
-
-
-@dataclass(frozen=True)
-class LintOptions:
-    """Everything that shapes a run (CLI flags and configuration merged)."""
-
-    selection: RuleSelection = field(default_factory=RuleSelection)
-    input_shapes: tuple[tuple[int, ...], ...] = ()
-    input_dtype: torch.dtype | None = None
-    batch_size: int = 8
-    files: FileFilter = field(default_factory=FileFilter.default)  # what directory walks skip
-    per_file: PerFileRules | None = None  # per-file models, inputs and rule ignores (configuration)
-    skip_non_models: bool = False  # explicit files pass the directory walk's text check
-    probe: bool = True
-    train_probe: bool = True  # the training probe (runs only with the probe, for the rules that read it)
-    device: str = "auto"
-    probe_batch_size: int | None = None  # None: the example inputs' batch, over several passes
-    probe_timeout: float = 60.0
-    trace: str = "auto"  # "auto": the trace chain; "executed": always record one forward pass
-    example_inputs: tuple[Any, ...] | None = None  # tensors given from Python (actlint.lint(model, x))
-    fail_on_refuted: bool = False  # findings the probe refuted count toward the exit code
-    load: LoadSettings = field(default_factory=LoadSettings)  # script arguments, load time limit, memory budget
+from actlint.files.discovery import FileFilter
 
 
 def expand_targets(
@@ -76,7 +58,7 @@ def expand_targets(
     """Files to lint from CLI arguments: ``(target, from_directory)`` pairs.
 
     Directories are walked; files found there that do not look like model code are
-    skipped (:func:`actlint.prefilter.looks_like_model_file`, a cheap text check) and
+    skipped (:func:`actlint.files.prefilter.looks_like_model_file`, a cheap text check) and
     files without models are not an error. With ``skip_non_models`` (``--skip-non-models``,
     what the pre-commit hook passes) files named explicitly are treated the same way;
     without it they are linted as given, so ``actlint utils.py`` still says "no model
@@ -156,7 +138,7 @@ def _lint_target(target: str, from_directory: bool, options: LintOptions, rules:
     file_rules, file_options, names = rules, options, None
     if overrides is not None:
         file_rules = [r for r in rules if not overrides.ignores(r.id)]
-        file_options = overrides.apply(options)
+        file_options = with_file_overrides(options, overrides)
         names = overrides.models if selector is None else None  # file.py::Name wins
     with _seeded():
         return _lint_file(target, from_directory, path, names, file_options, file_rules, registry)
@@ -195,12 +177,21 @@ def _lint_file(target: str, from_directory: bool, path: str, names: Sequence[str
         if from_directory and isinstance(exc, NoModelError):
             return [], []
         return [], [RunError(exc.file or path, exc.message)]
+    return lint_models(models, file_rules, registry, file_options)
+
+
+def lint_models(models: Sequence[LoadedModel], rules: Sequence[Rule], registry: RuleRegistry,
+                options: LintOptions) -> tuple[list[ModelResult], list[RunError]]:
+    """Lint the models of one file, each fenced from the others' failures, then apply the file's comments.
+
+    The CLI's files and :func:`actlint.lint`'s model objects both come through here.
+    """
     results: list[ModelResult] = []
     errors: list[RunError] = []
     for loaded in models:
         try:
             with quiet_user_warnings():
-                results.append(lint_model(loaded, file_rules, file_options))
+                results.append(lint_model(loaded, rules, options))
         except UserError as exc:
             errors.append(RunError(loaded.file.display, f"{loaded.file.display}::{loaded.name}: {exc.message}"))
         except Exception as exc:  # noqa: BLE001 - one model's crash must not lose the others
@@ -211,7 +202,7 @@ def _lint_file(target: str, from_directory: bool, path: str, names: Sequence[str
             )
     if models:
         # Comments belong to the file: judge them once all of its models are linted.
-        apply_suppressions(results, models[0].file, file_rules, registry)
+        apply_suppressions(results, models[0].file, rules, registry)
     return results, errors
 
 
@@ -235,7 +226,7 @@ def _lint_in_worker(task: tuple[str, bool]) -> tuple[list[ModelResult], list[Run
     for m in models:
         # Graphs and probe objects hold the user's modules, which do not cross processes.
         m.graph = None
-        m.extra = {"rule_options": m.extra.get("rule_options", {})}
+        m.probe_report = None
     return models, errors
 
 
@@ -260,99 +251,125 @@ def _load(target: str, names: Sequence[str] | None, settings: LoadSettings) -> l
 
 
 def lint_model(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions) -> ModelResult:
-    """Run the whole pipeline on one model."""
-    model = loaded.model
+    """Run the whole pipeline on one model: trace, static rules, probe, measured rules, verdicts."""
     # Every run of the user's forward (tracing, input inference, the executed trace, the
     # probe) is cut off by the probe's time budget: a forward that never returns must not
-    # hang actlint.
-    # (At least a second for the stages before the probe: a tiny probe budget is about the probe.)
+    # hang actlint. (At least a second for the stages before the probe: a tiny probe budget
+    # is about the probe.)
     limit = max(options.probe_timeout, 1.0)
     graph, gm, resolution = _trace_and_resolve(loaded, options, limit)
-    error = None
-    if resolution.inputs is not None:
-        try:
-            with time_limit(limit, "the forward pass"):
-                if gm is not None and not graph.has_shapes:
-                    error = propagate_shapes(gm, graph, resolution.inputs)
-                elif gm is None and graph.trace_method != "executed":
-                    error = forward_error(model, resolution.inputs)
-        except UserCodeTimeout as exc:
-            graph.notes.append(f"{exc} (stopped; shapes unknown)")
-    if error and resolution.source != "inferred" and runs_for_real(model):
-        # Inputs the user chose (flags, example_inputs()) must run: a forward that raises
-        # on them is broken input, not something to lint around.
-        raise UserError(f"forward raised with the example inputs ({resolution.describe()}): {error}")
+    _check_forward(loaded, graph, gm, resolution, limit)
 
     static_rules = [r for r in rules if not r.is_measured]
     outcome = run_rules(static_rules, lambda rule: RuleContext(rule, graph, loaded.file))
     findings = merge_repeats([_displayed(f, loaded) for f in outcome.findings])
 
-    # Probe, then measured rules, then the probe's verdict on each static finding.
-    if loaded.meta:
-        report = ProbeReport.not_run("skipped", "the model was linted on the meta device (too large for memory, "
-                                                "or built there): no weight values to run")
-    else:
-        try:
-            with time_limit(options.probe_timeout * 1.5 + 5, "the probe"):  # a safety net: the probe keeps its own budget
-                report = probe_model(model, resolution.inputs, resolution.note, options,
-                                     linearity=any(f.rule == "ACT103" for f in findings))
-        except UserCodeTimeout as exc:
-            report = ProbeReport.not_run("timeout", f"{exc}: a forward pass never returned (raise --probe-timeout)")
-        if report.ok and options.train_probe and _wants_training(rules):
-            report = replace(report, training=_training_probe(loaded, graph, report, rules, options))
+    report = _probe(loaded, graph, resolution, rules, options, linearity=any(f.rule == "ACT103" for f in findings))
     measured_probe = report if report.ok else None
     measured = run_rules([r for r in rules if r.is_measured],
                          lambda rule: RuleContext(rule, graph, loaded.file, probe=measured_probe))
-    probe_skipped = dict(measured.skipped)  # one note below, not one per measured rule
     outcome.crashed.update(measured.crashed)
-    by_id = {r.id: r for r in rules}
-
-    def judged(finding: Finding, verdict: Callable[[], ProbeVerdict]) -> Finding:
-        try:
-            return finding.with_probe(verdict())
-        except Exception as exc:  # noqa: BLE001 - a confirmation bug must not lose the finding
-            outcome.crashed.setdefault(finding.rule, one_line(exc))
-            return finding
-
-    findings = [
-        judged(f, lambda f=f: verdict_for(by_id[f.rule], f, RuleContext(by_id[f.rule], graph, loaded.file,
-                                                                          probe=measured_probe), report))
-        for f in findings
-    ] + merge_repeats([
-        judged(f, lambda f=f: by_id[f.rule].confirm(f, RuleContext(by_id[f.rule], graph, loaded.file, probe=report)))
-        for f in (_displayed(f, loaded) for f in measured.findings)
-    ])
+    # The probe's verdict on every finding: static ones are confirmed or refuted by it,
+    # measured ones carry their numbers.
+    findings = _judged(findings, rules, outcome.crashed, graph, loaded, report) + merge_repeats(
+        _judged([_displayed(f, loaded) for f in measured.findings], rules, outcome.crashed, graph, loaded, report))
     findings.sort(key=Finding.sort_key)
-    load_note = loaded.file.load_note()
-    notes = ([load_note] if load_note else []) + list(loaded.notes) + list(graph.notes)
-    # Rules that could not run: one line per model. Measured rules count only when the probe
-    # was wanted (``--no-probe`` is the user's choice, not a gap in the lint).
+    probe_skipped = dict(measured.skipped)  # one note below, not one per measured rule
     if not options.train_probe:  # the user's choice, like --no-probe
         probe_skipped = {k: v for k, v in probe_skipped.items() if v != NO_TRAINING}
+    # Rules that could not run for lack of something; measured rules count only when the
+    # probe was wanted (``--no-probe`` is the user's choice, not a gap in the lint).
     incomplete = {**outcome.skipped, **(probe_skipped if options.probe else {})}
-    if line := skipped_note(incomplete):
-        notes.append(line)
-    if not report.ok and options.probe:
-        notes.append(f"probe {report.status}: {report.reason} (measured rules not run)")
-    # A rule that raised is one note; every other finding of the model still stands.
-    for rule_id, error in sorted(outcome.crashed.items()):
-        notes.append(f"rule {rule_id} was skipped: it raised {error} (an actlint bug: please report it)")
     return ModelResult(
         name=loaded.name,
         file=loaded.file.display,
         trace=graph.trace_method,
         inputs=resolution.describe(),
-        parameters=parameter_count(model.parameters()),
+        parameters=parameter_count(loaded.model.parameters()),
         findings=findings,
-        notes=notes,
+        notes=_notes(loaded, graph, report, incomplete, outcome.crashed, options),
         skipped_rules={**outcome.skipped, **probe_skipped},
         incomplete_rules=incomplete,
         probe=report.to_json(),
         graph=graph,
-        # Reporters read the probe object and the options each rule ran with (the HTML
-        # report draws the measured rules' thresholds on its charts).
-        extra={"probe_report": report, "rule_options": {r.id: dict(r.config) for r in rules}},
+        probe_report=report,
+        rule_options={r.id: dict(r.config) for r in rules},
     )
+
+
+def _check_forward(loaded: LoadedModel, graph: GraphView, gm: Any, resolution: InputResolution, limit: float) -> None:
+    """Shapes from one forward pass; a forward that raises on inputs the user chose is their error."""
+    if resolution.inputs is None:
+        return
+    model = loaded.model
+    error = None
+    try:
+        with time_limit(limit, "the forward pass"):
+            if gm is not None and not graph.has_shapes:
+                error = propagate_shapes(gm, graph, resolution.inputs)
+            elif gm is None and graph.trace_method != "executed":
+                error = forward_error(model, resolution.inputs)
+    except UserCodeTimeout as exc:
+        graph.notes.append(f"{exc} (stopped; shapes unknown)")
+    if error and resolution.source != "inferred" and runs_for_real(model):
+        # Inputs the user chose (flags, example_inputs()) must run: a forward that raises
+        # on them is broken input, not something to lint around.
+        raise UserError(f"forward raised with the example inputs ({resolution.describe()}): {error}")
+
+
+def _probe(loaded: LoadedModel, graph: GraphView, resolution: InputResolution, rules: Sequence[Rule],
+           options: LintOptions, *, linearity: bool) -> ProbeReport:
+    """The probe stage: skipped (with the reason and the flag that fixes it) or run, then the training probe."""
+    if loaded.meta:
+        return ProbeReport.not_run("skipped", "the model was linted on the meta device (too large for memory, "
+                                              "or built there): no weight values to run")
+    if not options.probe:
+        return ProbeReport.not_run("skipped", "the probe is disabled (--no-probe, or enabled = false in [tool.actlint.probe])")
+    if resolution.inputs is None:
+        reason = resolution.note or "no example inputs"
+        if "--input-shape" not in reason:
+            reason += "; pass --input-shape (e.g. --input-shape 8,3,224,224) or define example_inputs()"
+        return ProbeReport.not_run("skipped", reason)
+    settings = ProbeSettings(device=options.device, batch_size=options.probe_batch_size,
+                             timeout=options.probe_timeout, linearity=linearity)
+    try:
+        with time_limit(options.probe_timeout * 1.5 + 5, "the probe"):  # a safety net: the probe keeps its own budget
+            report = run_probe(loaded.model, resolution.inputs, settings)
+    except UserCodeTimeout as exc:
+        return ProbeReport.not_run("timeout", f"{exc}: a forward pass never returned (raise --probe-timeout)")
+    if report.ok and options.train_probe and _wants_training(rules):
+        report = replace(report, training=_training_probe(loaded, graph, report, rules, options))
+    return report
+
+
+def _judged(findings: list[Finding], rules: Sequence[Rule], crashed: dict[str, str], graph: GraphView,
+            loaded: LoadedModel, report: ProbeReport) -> list[Finding]:
+    """Each finding with its rule's verdict on the probe run; a confirmation that raises keeps the finding."""
+    by_id = {r.id: r for r in rules}
+    judged = []
+    for finding in findings:
+        rule = by_id[finding.rule]
+        try:
+            finding = finding.with_probe(rule.confirm(finding, RuleContext(rule, graph, loaded.file, probe=report)))
+        except Exception as exc:  # noqa: BLE001 - a confirmation bug must not lose the finding
+            crashed.setdefault(finding.rule, one_line(exc))
+        judged.append(finding)
+    return judged
+
+
+def _notes(loaded: LoadedModel, graph: GraphView, report: ProbeReport, incomplete: dict[str, str],
+           crashed: dict[str, str], options: LintOptions) -> list[str]:
+    """How the model was loaded and traced, what could not run, and rules that raised (one line each)."""
+    load_note = loaded.file.load_note()
+    notes = ([load_note] if load_note else []) + list(loaded.notes) + list(graph.notes)
+    if line := skipped_note(incomplete):
+        notes.append(line)
+    if not report.ok and options.probe:
+        notes.append(f"probe {report.status}: {report.reason} (measured rules not run)")
+    # A rule that raised is one note; every other finding of the model still stands.
+    for rule_id, error in sorted(crashed.items()):
+        notes.append(f"rule {rule_id} was skipped: it raised {error} (an actlint bug: please report it)")
+    return notes
 
 
 def _wants_training(rules: Sequence[Rule]) -> bool:
@@ -363,10 +380,6 @@ def _wants_training(rules: Sequence[Rule]) -> bool:
 def _training_probe(loaded: LoadedModel, graph: GraphView, report: ProbeReport, rules: Sequence[Rule],
                     options: LintOptions) -> Any:
     """Replay the file's training setup on a copy of the model (the probe's first batch, its device)."""
-    from actlint.rules.loss import output_activations, output_ends
-    from actlint.train_probe import TrainingReport, TrainingSettings, run_training_probe
-    from actlint.training_setup import training_for
-
     plan = training_for(loaded.file, loaded.model).plan()
     ends_in = None
     if graph.has_dataflow:

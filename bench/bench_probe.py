@@ -6,7 +6,7 @@ process so peak RSS is comparable:
 
 * plain: the probe's number of passes of ``loss = sum(out * v); loss.backward()`` on
   inputs of the same shape, in train mode;
-* probe: ``actlint.probe.run_probe`` with default settings (hooks, functional
+* probe: ``actlint.probe.gradient.run_probe`` with default settings (hooks, functional
   activation measurement, parameter snapshot and restore, fork_rng...).
 
 Time is the best of ``--repeat`` runs; memory is the peak RSS growth over the RSS after
@@ -109,7 +109,7 @@ def _rss_kb() -> int:
 
 
 def child(name: str, mode: str, device: str = "cpu") -> dict:
-    from actlint.probe import ProbeSettings, plan_passes, run_probe
+    from actlint.probe.gradient import ProbeSettings, plan_passes, run_probe
 
     # torch.autograd.grad imports sympy on its first call (0.45 s); actlint has it loaded
     # already (tracing uses it), so load it for both modes rather than bill it to the probe.

@@ -17,8 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from actlint.engine import RuleSelection, instantiate_rules, run_rules
-from actlint.loader import LoadedFile
+from actlint.rules.engine import RuleSelection, instantiate_rules, run_rules
+from actlint.loader.loaded import LoadedFile
 from actlint.rules.base import RuleContext
 from actlint.rules.registry import default_registry
 from actlint.trace import trace_model

@@ -23,7 +23,7 @@ import torch.fx
 import torch.nn as nn
 import torch.nn.functional as F
 
-from actlint.safety import preserved
+from actlint.sandbox.preserved import preserved
 from actlint.trace import trace_executed, trace_model
 
 

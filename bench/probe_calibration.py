@@ -21,9 +21,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from actlint.engine import RuleSelection  # noqa: E402
-from actlint.pipeline import LintOptions, lint_paths  # noqa: E402
-from actlint.rules import measured  # noqa: E402
+from actlint.rules.engine import RuleSelection  # noqa: E402
+from actlint.options import LintOptions  # noqa: E402
+from actlint.pipeline import lint_paths  # noqa: E402
+from actlint.rules import confirmation  # noqa: E402
+from actlint.rules.families import measured  # noqa: E402
 
 HEALTHY = sorted((REPO / "tests" / "corpus").glob("healthy_*.py")) + sorted((REPO / "tests" / "probe_corpus").glob("healthy_*.py"))
 BUGS = sorted((REPO / "tests" / "probe_corpus").glob("bug_*.py"))
@@ -43,8 +45,8 @@ def reports(path: Path) -> list:
 
 def stats(report) -> dict[str, float | None]:
     """Each rule's statistic; larger = worse for 'max' rules, smaller = worse for 'min' rules."""
-    sig = measured.signal_ratio(report)
-    fwd = measured.forward_endpoints(report)
+    sig = confirmation.signal_ratio(report)
+    fwd = confirmation.forward_endpoints(report)
     dead = [s.dead_fraction for s in report.layers if s.dead_fraction is not None and (s.units or 0) >= 4]
     sat = [s.saturated_fraction for s in report.layers if s.saturated_fraction is not None]
     return {

@@ -37,13 +37,14 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from actlint.engine import RuleSelection  # noqa: E402
-from actlint.loader import load_models  # noqa: E402
-from actlint.pipeline import LintOptions, lint_paths  # noqa: E402
-from actlint.rules.training import (  # noqa: E402
+from actlint.rules.engine import RuleSelection  # noqa: E402
+from actlint.loader.models import load_models  # noqa: E402
+from actlint.options import LintOptions  # noqa: E402
+from actlint.pipeline import lint_paths  # noqa: E402
+from actlint.rules.families.training import (  # noqa: E402
     CannotFitBatch, RNNWithoutClipping, TrainingDiverges, UpdateRatioOutOfRange,
 )
-from actlint.training_setup import training_for  # noqa: E402
+from actlint.source.training_setup import training_for  # noqa: E402
 
 CORPUS = REPO / "tests" / "train_corpus"
 PROBE_RULES = ("ACT806", "ACT851", "ACT852", "ACT853")

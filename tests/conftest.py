@@ -13,9 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from actlint.cli import main
-from actlint.engine import RuleSelection
-from actlint.pipeline import LintOptions, lint_paths
-from actlint.results import LintRun
+from actlint.rules.engine import RuleSelection
+from actlint.options import LintOptions
+from actlint.pipeline import lint_paths
+from actlint.core.results import LintRun
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from actlint.pipeline import LintOptions, lint_paths
+from actlint.options import LintOptions
+from actlint.pipeline import lint_paths
 from actlint.report.html import write_html_reports
 
 from conftest import REPO

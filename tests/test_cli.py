@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from actlint.cli import main
-from actlint.findings import Finding, ProbeStatus, ProbeVerdict, Severity
+from actlint.core.findings import Finding, ProbeStatus, ProbeVerdict, Severity
 from actlint.report.text import format_finding
 
 from conftest import BROKEN, HEALTHY, REPO, run_cli, write_model

@@ -10,8 +10,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from actlint.engine import RuleSelection
-from actlint.pipeline import LintOptions, lint_paths
+from actlint.rules.engine import RuleSelection
+from actlint.options import LintOptions
+from actlint.pipeline import lint_paths
 from actlint.trace import trace_executed, trace_model
 from conftest import invoke_cli, lint_source, write_model
 

@@ -19,8 +19,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from actlint.graph import parameter_count
-from actlint.loader import load_models
+from actlint.graph.view import parameter_count
+from actlint.loader.models import load_models
 from conftest import invoke_cli, run_cli, write_model
 
 CORPUS = Path(__file__).parent / "faithful"
@@ -322,7 +322,7 @@ def test_a_package_module_imports_its_siblings_relatively(tmp_path):
 
 
 def test_inputs_from_library_metadata_and_hyperparameters():
-    from actlint.inputs import infer_inputs
+    from actlint.trace.inputs import infer_inputs
     from actlint.trace import trace_model
 
     class TimmLike(nn.Module):  # a stem fx cannot size from its first layer (space-to-depth)
@@ -407,7 +407,7 @@ def test_optional_none_arguments_are_traced_as_none(tmp_path):
 
 
 def test_a_rule_that_raises_is_one_note_and_the_other_findings_stand(tmp_path, monkeypatch):
-    from actlint.rules.usage import UnusedModule
+    from actlint.rules.families.usage import UnusedModule
 
     def broken(self, ctx):
         raise RuntimeError("boom")

@@ -14,8 +14,9 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from actlint.engine import RuleSelection  # noqa: E402
-from actlint.pipeline import LintOptions, lint_paths  # noqa: E402
+from actlint.rules.engine import RuleSelection  # noqa: E402
+from actlint.options import LintOptions  # noqa: E402
+from actlint.pipeline import lint_paths  # noqa: E402
 from actlint.report.json import run_to_json  # noqa: E402
 
 ACTIVATIONS = ["torch.relu(h)", "torch.tanh(h)", "torch.sigmoid(h)", "F.gelu(h)", "torch.softmax(h, dim=-1)", "h"]

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from actlint import ops
+from actlint.graph import ops
 from actlint.rules.base import Example, Rule
 from actlint.rules.registry import RuleRegistry, default_registry, load_registry
 from actlint.trace import propagate_shapes, trace_model
@@ -102,7 +102,7 @@ def test_shapes_from_fake_propagation_leave_buffers_untouched():
 
 
 def test_locations_point_into_the_user_file(tmp_path):
-    from actlint.loader import load_models
+    from actlint.loader.models import load_models
 
     path = tmp_path / "m.py"
     path.write_text(
@@ -150,7 +150,7 @@ def test_builtins_come_from_the_entry_point_and_can_be_blocked():
 
 
 def test_rule_options_are_declared_and_checked():
-    from actlint.rules.depth import DeepSaturatingStack
+    from actlint.rules.families.depth import DeepSaturatingStack
 
     assert DeepSaturatingStack(min_depth=6).option("min_depth") == 6
     with pytest.raises(ValueError, match="no option"):

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from actlint.graph import parameter_count
-from actlint.loader import load_models
+from actlint.graph.view import parameter_count
+from actlint.loader.models import load_models
 from conftest import invoke_cli
 
 CORPUS = Path(__file__).parent / "held_out"

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from actlint.engine import RuleSelection
-from actlint.findings import Severity
-from actlint.pipeline import LintOptions, lint_paths
-from actlint.probe_report import LayerStats, ProbeReport
+from actlint.rules.engine import RuleSelection
+from actlint.core.findings import Severity
+from actlint.options import LintOptions
+from actlint.pipeline import lint_paths
+from actlint.probe.reports import LayerStats, ProbeReport
 from actlint.report.html import default_report_path, render_html, write_html_reports
 from actlint.report.html_charts import MAX_POINTS, activation_health_chart, gradient_flow_chart, make_bins
 
@@ -163,7 +164,7 @@ def _chart(doc: str, key: str) -> str:
 
 def test_both_charts_with_thresholds(reports):
     run, doc = reports["broken"]
-    report = run.models[0].extra["probe_report"]
+    report = run.models[0].probe_report
     gradient = _chart(doc, "gradient-flow")
     # One point per weight layer for each of the two series, on a log axis with decade ticks.
     weight_layers = len(report.weight_layers())
@@ -298,7 +299,7 @@ def build_model():
 
 def test_large_model_renders_compactly(tmp_path):
     run = _lint(write_model(tmp_path, LARGE, "large.py"))
-    report = run.models[0].extra["probe_report"]
+    report = run.models[0].probe_report
     assert len(report.layers) == 1041
     doc = render_html(run)
     rows = len(re.findall(r'<div class="row', doc))

@@ -9,9 +9,12 @@ import pytest
 import torch
 import torch.nn as nn
 
-from actlint.engine import RuleSelection
-from actlint.findings import ProbeStatus, Severity
-from actlint.rules.init import gaussian_moments, symmetry_probe, weight_stats
+from actlint.rules.engine import RuleSelection
+from actlint.core.findings import ProbeStatus, Severity
+from actlint.graph.signal import gaussian_moments
+from actlint.graph.weights import weight_stats
+from actlint.probe.symmetry import measure_symmetry
+from actlint.rules.families.init import symmetry_verdict
 from actlint.trace import trace_model
 
 from conftest import lint_source
@@ -182,7 +185,8 @@ def test_act301_ratio_option_changes_behaviour(tmp_path):
     assert any(f.rule == "ACT301" for f in findings(tmp_path, source))
     relaxed = RuleSelection(select=("ACT301",), options={"ACT301": {"ratio": 10.0}})
     run = lint_source(tmp_path, source, select=("ACT301",), probe=False)
-    from actlint.pipeline import LintOptions, lint_paths
+    from actlint.options import LintOptions
+    from actlint.pipeline import lint_paths
 
     run = lint_paths([str(tmp_path / "model.py")], LintOptions(selection=relaxed, probe=False))
     assert [f.rule for f in run.findings()] == []
@@ -275,7 +279,8 @@ def test_act302_residual_branches_add_variances(tmp_path):
 
 
 def test_act302_options_change_behaviour(tmp_path):
-    from actlint.pipeline import LintOptions, lint_paths
+    from actlint.options import LintOptions
+    from actlint.pipeline import lint_paths
 
     source = DEEP.format(scale=1.4, norm="")  # 1.4^20 ~ 8e2: inside [1e-3, 1e3]
     assert findings(tmp_path, source, rules=("ACT302",)) == []
@@ -335,16 +340,16 @@ def _constant_mlp(second: str) -> nn.Module:
 
 def test_symmetry_probe_confirms_when_everything_is_constant_and_refutes_otherwise():
     x = (torch.randn(16, 8),)
-    sym = symmetry_probe(_constant_mlp("constant"), x, "0")
+    sym = symmetry_verdict(measure_symmetry(_constant_mlp("constant"), x, "0"), "0")
     assert sym.status is ProbeStatus.CONFIRMED and sym.metrics["grad_spread"] < 1e-5
-    broken = symmetry_probe(_constant_mlp("random"), x, "0")
+    broken = symmetry_verdict(measure_symmetry(_constant_mlp("random"), x, "0"), "0")
     assert broken.status is ProbeStatus.REFUTED and broken.metrics["grad_spread"] > 1e-3
 
 
 def test_symmetry_probe_leaves_the_model_untouched():
     model = _constant_mlp("random")
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    symmetry_probe(model, (torch.randn(4, 8),), "0")
+    measure_symmetry(model, (torch.randn(4, 8),), "0")
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert all(p.grad is None for p in model.parameters())
 
@@ -393,7 +398,8 @@ def test_act304_quiet_on_small_bias_and_fires_on_negative_batchnorm_beta(tmp_pat
 
 
 def test_act304_options_change_behaviour(tmp_path):
-    from actlint.pipeline import LintOptions, lint_paths
+    from actlint.options import LintOptions
+    from actlint.pipeline import lint_paths
 
     # bias -1 with pre-activation sd ~ sqrt(64 * (1/(3*16))) ~ 0.58 (default init, unit inputs): ~1.7 sd.
     lint_source(tmp_path, DEAD.format(norm="", bias=-1.0, extra=""), select=("ACT304",), probe=False)

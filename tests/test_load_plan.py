@@ -11,9 +11,11 @@ import pytest
 import torch
 import torch.nn as nn
 
-from actlint.errors import UserError
-from actlint.fence import UserCodeTimeout, fenced, time_limit
-from actlint.loader import LoadSettings, load_file, load_models
+from actlint.core.errors import UserError
+from actlint.sandbox.fence import UserCodeTimeout, fenced, time_limit
+from actlint.loader.loaded import LoadSettings
+from actlint.loader.running import load_file
+from actlint.loader.models import load_models
 from actlint.loader.build import default_arguments, parse_size, unwrap
 from actlint.loader.plan import plan_module
 from actlint.loader.selectors import parse_selector, split_selector
@@ -343,7 +345,7 @@ def test_device_contexts_still_work_after_capped_and_meta_builds(tmp_path):
     """)
     code = (
         "import torch, torch.nn as nn\n"
-        "from actlint.loader import LoadSettings, load_models\n"
+        "from actlint.loader.loaded import LoadSettings\nfrom actlint.loader.models import load_models\n"
         f"load_models({str(path)!r}, LoadSettings(memory_budget=10))\n"  # capped build, then a meta build
         "with torch.device('meta'):\n"
         "    layer = nn.Linear(2, 2)\n"

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from actlint.errors import UserError
-from actlint.loader import load_models
+from actlint.core.errors import UserError
+from actlint.loader.models import load_models
 
 from conftest import invoke_cli as invoke, run_cli, write_model
 
@@ -350,7 +350,8 @@ def test_input_inference_covers_layouts(tmp_path):
                 return self.fc(nn.functional.max_pool2d(self.conv(x).relu(), 2).flatten(1))
         """,
     )
-    from actlint.pipeline import LintOptions, lint_paths
+    from actlint.options import LintOptions
+    from actlint.pipeline import lint_paths
 
     run = lint_paths([str(path)], LintOptions())
     inputs = {m.name: m.inputs for m in run.models}

@@ -8,13 +8,14 @@ import textwrap
 import pytest
 import torch.nn as nn
 
-from actlint.engine import RuleSelection
-from actlint.findings import Severity
-from actlint.loader import LoadedFile
-from actlint.losses import find_losses
-from actlint.pipeline import LintOptions, lint_paths
+from actlint.rules.engine import RuleSelection
+from actlint.core.findings import Severity
+from actlint.loader.loaded import LoadedFile
+from actlint.source.losses import find_losses
+from actlint.options import LintOptions
+from actlint.pipeline import lint_paths
 from actlint.rules.base import RuleContext
-from actlint.rules.loss import SoftmaxWrongDim
+from actlint.rules.families.loss import SoftmaxWrongDim
 from actlint.trace import trace_model
 
 from conftest import lint_source

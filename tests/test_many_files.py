@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from actlint.cli import main
-from actlint.walk import GlobPattern, PatternList
+from actlint.files.discovery import GlobPattern, PatternList
 
 from conftest import REPO, run_cli, write_model
 

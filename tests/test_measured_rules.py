@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from actlint.engine import RuleSelection
-from actlint.pipeline import LintOptions, lint_paths
+from actlint.rules.engine import RuleSelection
+from actlint.options import LintOptions
+from actlint.pipeline import lint_paths
 from tests.conftest import REPO, lint_source, run_cli, write_model
 
 PROBE_CORPUS = REPO / "tests" / "probe_corpus"
@@ -61,7 +62,7 @@ def test_planted_bugs_fire(path):
 
 def test_zero_initialised_head_is_seen_through():
     run = lint_paths([str(PROBE_CORPUS / "healthy_vit_zero_head.py")], LintOptions())
-    report = run.models[0].extra["probe_report"]
+    report = run.models[0].probe_report
     assert "head.weight" in report.reinitialised
     assert any("head.weight" in note for note in report.notes)
     assert report.layer("patch").backward_signal > 0

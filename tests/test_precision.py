@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from actlint.engine import RuleSelection
-from actlint.findings import Severity
-from actlint.pipeline import LintOptions, lint_paths
+from actlint.rules.engine import RuleSelection
+from actlint.core.findings import Severity
+from actlint.options import LintOptions
+from actlint.pipeline import lint_paths
 
 from conftest import lint_source
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from actlint.loader import FACTORY_NAMES as LOADER_FACTORY_NAMES
+from actlint.files.prefilter import FACTORY_NAMES as LOADER_FACTORY_NAMES
 from actlint.pipeline import expand_targets
-from actlint.prefilter import FACTORY_NAMES, filtered_out, looks_like_model_file
+from actlint.files.prefilter import FACTORY_NAMES, filtered_out, looks_like_model_file
 
 from conftest import invoke_cli as invoke, run_cli, write_model
 

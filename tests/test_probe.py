@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from actlint.errors import UserError
-from actlint.probe import ProbeSettings, linearity_test, resolve_device, run_probe, segment_linearity
+from actlint.core.errors import UserError
+from actlint.probe.gradient import ProbeSettings, linearity_test, resolve_device, run_probe, segment_linearity
 from tests.conftest import lint_source, run_cli, write_model
 
 
@@ -292,7 +292,7 @@ def test_probe_skipped_without_inputs_names_the_flag(tmp_path):
 def test_report_object_for_reporters(tmp_path):
     run = lint_source(tmp_path, "import torch.nn as nn\nmodel = nn.Sequential(nn.Linear(4, 4), nn.ReLU())\n")
     model = run.models[0]
-    report = model.extra["probe_report"]
+    report = model.probe_report
     assert report.ok and model.probe == report.to_json()
     assert math.isfinite(report.seconds)
 
@@ -342,7 +342,7 @@ def test_timeout_is_one_line_in_the_summary(tmp_path):
 
 def test_expensive_models_get_fewer_passes_by_estimated_flops_not_by_time():
     """The probe's work is planned from the layers' cost (deterministic), never from a stopwatch."""
-    from actlint.probe import estimated_macs, _Recorder
+    from actlint.probe.gradient import estimated_macs, ActivationRecorder
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.Flatten(),
@@ -350,7 +350,7 @@ def test_expensive_models_get_fewer_passes_by_estimated_flops_not_by_time():
     inputs = (torch.randn(8, 3, 16, 16),)
     macs = 16 * 3 * 9 * 16 * 16 * 8 + 16 * 16 * 16 * 10 * 8  # conv kernel per pixel + linear per sample
     # The estimate counts the conv and linear multiply-accumulates (and biases, BatchNorm affine).
-    recorder = _Recorder(model, float("inf"), 8)
+    recorder = ActivationRecorder(model, float("inf"), 8)
     handles = [m.register_forward_hook(recorder.post_hook) for m in model.modules()]
     handles += [m.register_forward_pre_hook(recorder.pre_hook) for m in model.modules()]
     with torch.no_grad():

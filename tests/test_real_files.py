@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from actlint.loader import LoadSettings, load_models
+from actlint.loader.loaded import LoadSettings
+
+from actlint.loader.models import load_models
 from conftest import invoke_cli, run_cli
 
 CORPUS = Path(__file__).parent / "real_files"

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from actlint.engine import RuleSelection
-from actlint.pipeline import LintOptions, lint_paths
+from actlint.rules.engine import RuleSelection
+from actlint.options import LintOptions
+from actlint.pipeline import lint_paths
 from actlint.rules.registry import default_registry
 
 from conftest import write_model

@@ -7,7 +7,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from actlint import docs
+from actlint.rules import docs
 from actlint.cli import main
 from actlint.rules.registry import default_registry
 

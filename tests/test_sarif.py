@@ -12,14 +12,15 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from actlint.engine import RuleSelection
-from actlint.findings import Finding, ProbeStatus, ProbeVerdict, Severity
-from actlint.location import SourceLocation
-from actlint.pipeline import LintOptions, lint_paths
+from actlint.rules.engine import RuleSelection
+from actlint.core.findings import Finding, ProbeStatus, ProbeVerdict, Severity
+from actlint.core.location import SourceLocation
+from actlint.options import LintOptions
+from actlint.pipeline import lint_paths
 from actlint.report import get_reporter
 from actlint.report.json import run_to_json
 from actlint.report.sarif import FINGERPRINT_KEY, SRCROOT, run_to_sarif, write_sarif
-from actlint.results import LintRun, ModelResult, RunError
+from actlint.core.results import LintRun, ModelResult, RunError
 from actlint.rules.registry import default_registry
 
 from conftest import BROKEN, HEALTHY, run_cli, write_model

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from actlint.cli import main
-from actlint.suppressions import Directive, parse_directives
+from actlint.rules.suppressions import Directive, parse_directives
 
 from conftest import lint_source, write_model
 

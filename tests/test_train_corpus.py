@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from actlint.engine import RuleSelection
-from actlint.pipeline import LintOptions, lint_paths
+from actlint.rules.engine import RuleSelection
+from actlint.options import LintOptions
+from actlint.pipeline import lint_paths
 
 CORPUS = Path(__file__).parent / "train_corpus"
 PROBE_RULES = {"ACT806", "ACT851", "ACT852", "ACT853"}

@@ -15,10 +15,11 @@ import pytest
 import torch
 import torch.nn as nn
 
-from actlint.engine import RuleSelection
-from actlint.pipeline import LintOptions, lint_paths
-from actlint.train_probe import TrainingPlan, TrainingSettings, make_objective, run_training_probe
-from actlint.training_setup import read_training_setup
+from actlint.rules.engine import RuleSelection
+from actlint.options import LintOptions
+from actlint.pipeline import lint_paths
+from actlint.probe.training import TrainingPlan, TrainingSettings, make_objective, run_training_probe
+from actlint.source.training_setup import read_training_setup
 
 from conftest import invoke_cli as invoke, write_model
 
@@ -372,7 +373,7 @@ def test_dense_outputs_are_fitted_against_a_teacher_of_the_same_shape():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without CUDA")
 def test_cuda_without_cuda_is_a_usage_error():
-    from actlint.errors import UserError
+    from actlint.core.errors import UserError
 
     with pytest.raises(UserError, match="CUDA is not available"):
         run_training_probe(nn.Linear(4, 2), (torch.randn(8, 4),), settings=TrainingSettings(device="cuda"))
@@ -380,7 +381,7 @@ def test_cuda_without_cuda_is_a_usage_error():
 
 def test_flop_budgets_scale_with_the_device(monkeypatch):
     """CUDA gets 100x the CPU budget: the same model runs all its steps there (device logic, on CPU)."""
-    import actlint.train_probe as tp
+    import actlint.probe.training as tp
 
     seen = {}
     real_replace = tp.replace
@@ -390,7 +391,7 @@ def test_flop_budgets_scale_with_the_device(monkeypatch):
         return real_replace(settings, **changes)
 
     monkeypatch.setattr(tp, "replace", spy)
-    monkeypatch.setattr("actlint.train_probe.resolve_device", lambda spec: torch.device("cuda"))
+    monkeypatch.setattr("actlint.probe.training.resolve_device", lambda spec: torch.device("cuda"))
     report = tp.run_training_probe(nn.Linear(4, 2), (torch.randn(8, 4),))
     assert report.status == "error"  # no CUDA here: moving the copy fails, after the budgets are set
     assert seen["flop_budget"] == tp.CPU_FLOP_BUDGET * tp.CUDA_FACTOR
@@ -491,7 +492,7 @@ def test_a_healthy_lstm_whose_gradient_norm_grows_while_it_fits_is_not_diverging
 
 def test_json_stays_strict_when_the_training_probe_diverges(tmp_path):
     """NaN/Inf losses and growths are strings in the document (no NaN/Infinity tokens)."""
-    from actlint.rules.training import TrainingDiverges
+    from actlint.rules.families.training import TrainingDiverges
 
     write_model(tmp_path, TrainingDiverges.invalid[0].source)
     result = invoke(str(tmp_path / "model.py"), "--format", "json")

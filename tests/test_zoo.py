@@ -15,9 +15,10 @@ import pytest
 
 torchvision = pytest.importorskip("torchvision")
 
-from actlint.engine import RuleSelection  # noqa: E402
-from actlint.findings import Severity  # noqa: E402
-from actlint.pipeline import LintOptions, lint_paths  # noqa: E402
+from actlint.rules.engine import RuleSelection  # noqa: E402
+from actlint.core.findings import Severity  # noqa: E402
+from actlint.options import LintOptions  # noqa: E402
+from actlint.pipeline import lint_paths  # noqa: E402
 
 from conftest import write_model  # noqa: E402
 

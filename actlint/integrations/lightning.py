@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover - the older package name
         ) from exc
 
 from actlint.api import LintError, LintResult, lint
-from actlint.findings import Severity
+from actlint.core.findings import Severity
 
 log = logging.getLogger("actlint")
 

@@ -24,7 +24,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from actlint.loader.plan import LoadPlan, Planner, definition_uses, dotted_name, is_main_guard
+from actlint.loader.plan import LoadPlan, Planner, callee_name, definition_uses, is_main_guard
 
 #: The variable a block's synthetic statement binds to the inputs a model is called with.
 INPUTS_PREFIX = "__actlint_inputs_"
@@ -216,7 +216,7 @@ def _functions_called(body: list[ast.stmt], functions: dict[str, ast.FunctionDef
     seen: set[str] = set()
     for node in body:
         for call in _calls_in_order(node):
-            name = dotted_name(call.func)
+            name = callee_name(call.func)
             if name in functions and name not in seen:
                 found.append((name, call))
                 seen.add(name)

@@ -25,6 +25,8 @@ import builtins
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from actlint.core.syntax import dotted_name
+
 # Skip categories, in the order the load note lists them.
 DATA = "data loading"
 TRAINING = "training"
@@ -81,19 +83,9 @@ _NON_MODEL_NAMES = {
 }
 
 
-def dotted_name(node: ast.AST) -> str:
-    """``torch.nn.init.xavier_uniform_`` for the callee of a call ('' when not a plain chain)."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    if isinstance(node, ast.Call):  # Net().to -> "Net().to": keep the method for checks
-        inner = dotted_name(node.func)
-        return f"{inner}()." + ".".join(reversed(parts)) if inner and parts else ""
-    return ""
+def callee_name(node: ast.AST) -> str:
+    """:func:`~actlint.core.syntax.dotted_name` of a callee, '' when it is not a plain chain."""
+    return dotted_name(node) or ""
 
 
 def root_name(node: ast.AST) -> str | None:
@@ -328,7 +320,7 @@ class Planner:
     def _training_closure(self) -> set[str]:
         """Functions that train: backward/step calls, or calls of another function that trains."""
         trains = {name for name, fn in self.defined_functions.items() if self._trains(fn)}
-        calls = {name: {dotted_name(c.func) for c in _calls(fn)} for name, fn in self.defined_functions.items()}
+        calls = {name: {callee_name(c.func) for c in _calls(fn)} for name, fn in self.defined_functions.items()}
         changed = True
         while changed:
             changed = False
@@ -343,7 +335,7 @@ class Planner:
     def _trains(self, fn: ast.AST) -> bool:
         """A function that runs training or evaluation: backward/step calls, or named like it."""
         for call in _calls(fn):
-            name = dotted_name(call.func)
+            name = callee_name(call.func)
             if name.rsplit(".", 1)[-1] in ("backward", "step", "zero_grad", "fit"):
                 return True
         return False
@@ -357,7 +349,7 @@ class Planner:
         return None
 
     def _call_reason(self, call: ast.Call) -> str | None:
-        name = dotted_name(call.func)
+        name = callee_name(call.func)
         last = name.rsplit(".", 1)[-1]
         lowered = name.lower()
         if last in _TRAINING_METHODS or last in _OPTIMIZERS or "optim." in name or "lr_scheduler" in name:
@@ -385,7 +377,7 @@ class Planner:
             value = value.func.value
         if not isinstance(value, ast.Call):
             return False
-        name = dotted_name(value.func)
+        name = callee_name(value.func)
         if not name:
             return False
         if name in _WRAPPER_CALLS:
@@ -418,7 +410,7 @@ class Planner:
 
     def _config_call(self, node: ast.stmt) -> bool:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
-            return dotted_name(node.value.func) in _CONFIG_CALLS
+            return callee_name(node.value.func) in _CONFIG_CALLS
         if isinstance(node, ast.Assign):  # torch.backends.cudnn.benchmark = True
             return all(isinstance(t, ast.Attribute) and root_name(t) in self.import_names for t in node.targets)
         return False
@@ -442,7 +434,7 @@ class Planner:
                     root = root_name(func.value)
                     if root and root not in self.import_names:
                         out.add(root)  # parser.add_argument(...), model.apply(init), model.fc.weight.normal_()
-                name = dotted_name(func)
+                name = callee_name(func)
                 last = name.rsplit(".", 1)[-1].lower()
                 if "init" in name or any(w in last for w in _INIT_WORDS) or name in ("setattr", "delattr"):
                     for arg in [*call.args, *(k.value for k in call.keywords)]:
@@ -726,7 +718,7 @@ def _changes_structure(node: ast.AST, name: str, module_values: Callable[[ast.AS
             func = n.func
             if isinstance(func, ast.Attribute) and func.attr in _STRUCTURAL_METHODS and root_name(func.value) == name:
                 return True
-            if dotted_name(func) in ("setattr", "delattr") and n.args and root_name(n.args[0]) == name:
+            if callee_name(func) in ("setattr", "delattr") and n.args and root_name(n.args[0]) == name:
                 return True
     return False
 
@@ -748,7 +740,7 @@ def _build_names(node: ast.ClassDef | ast.FunctionDef) -> set[str]:
         fn = methods[name]
         names |= _function_free_names(fn)
         for call in _calls(fn):
-            callee = dotted_name(call.func)
+            callee = callee_name(call.func)
             if callee.startswith("self.") and callee[5:] in methods:
                 todo.append(callee[5:])
     return names

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 
-from actlint.errors import UserError
+from actlint.core.errors import UserError
 
 _ALLOWED = (
     ast.Expression, ast.Call, ast.Name, ast.Attribute, ast.Constant, ast.keyword, ast.Tuple, ast.List,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, TextIO
 
-from actlint.results import LintRun
+from actlint.core.results import LintRun
 
 Reporter = Callable[[LintRun, TextIO], None]
 

@@ -27,15 +27,17 @@ from typing import Any, Iterable, Sequence, TextIO
 
 import jinja2
 
-from actlint import __version__, ops
-from actlint.errors import UserError
-from actlint.findings import Finding, ProbeStatus, Severity
-from actlint.graph import GraphView, OpNode, parameter_count
-from actlint.probe_report import LayerStats, ProbeReport
+from actlint.core.version import __version__
+
+from actlint.graph import ops
+from actlint.core.errors import UserError
+from actlint.core.findings import Finding, ProbeStatus, Severity
+from actlint.graph.view import GraphView, OpNode, parameter_count
+from actlint.probe.reports import LayerStats, ProbeReport
 from actlint.report.html_charts import (
     Chart, activation_health_chart, gradient_flow_chart, sci, training_loss_chart, update_ratio_chart,
 )
-from actlint.results import LintRun, ModelResult
+from actlint.core.results import LintRun, ModelResult
 from actlint.rules.registry import default_registry
 
 #: Default folder of per-model reports, relative to the working directory.
@@ -504,11 +506,9 @@ def _tally(group: Group) -> None:
 def build_model_view(result: ModelResult, index: int) -> ModelView:
     """Everything the template shows for one model."""
     anchor = f"m{index}"
-    report = result.extra.get("probe_report")
-    if not isinstance(report, ProbeReport):
-        report = None
-    options = result.extra.get("rule_options")
-    if options is None:  # a result from elsewhere: the registry's defaults
+    report = result.probe_report
+    options = result.rule_options
+    if not options:  # a result from elsewhere: the registry's defaults
         options = {rule.id: {k: o.default for k, o in rule.options.items()} for rule in default_registry()}
     graph = result.graph
     findings = sorted(result.active_findings(), key=lambda f: (-f.severity, f.sort_key()))

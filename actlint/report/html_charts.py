@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from actlint.probe_report import LayerStats, ProbeReport
+from actlint.probe.reports import LayerStats, ProbeReport
 
 #: Most points (or bars) drawn per series; deeper models are binned.
 MAX_POINTS = 240
@@ -529,7 +529,7 @@ def _step_axis(steps: int, x0: float = LEFT, x1: float = WIDTH - RIGHT) -> tuple
 def training_loss_chart(training, options: dict[str, dict]) -> Chart:
     """The loss on the probe's fixed batch per step, one line per learning rate, with ACT852's line.
 
-    ``training`` is a :class:`~actlint.train_probe.TrainingReport` that ran.
+    ``training`` is a :class:`~actlint.probe.training.TrainingReport` that ran.
     """
     runs = [training.run] + list(training.sweep)
     steps = max(len(r.losses) for r in runs)

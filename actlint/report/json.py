@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from actlint import SCHEMA_VERSION, __version__
-from actlint.findings import Finding
-from actlint.location import SourceLocation
-from actlint.results import LintRun, ModelResult
+from actlint.core.version import SCHEMA_VERSION, __version__
+from actlint.core.findings import Finding
+from actlint.core.location import SourceLocation
+from actlint.core.results import LintRun, ModelResult
 
 
 def finding_to_json(f: Finding) -> dict[str, Any]:

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from actlint import __version__
-from actlint.findings import Finding, ProbeStatus, Severity
-from actlint.location import SourceLocation
-from actlint.results import LintRun, ModelResult
+from actlint.core.version import __version__
+from actlint.core.findings import Finding, ProbeStatus, Severity
+from actlint.core.location import SourceLocation
+from actlint.core.results import LintRun, ModelResult
 from actlint.rules.base import Rule
 from actlint.rules.registry import RuleRegistry, default_registry
 
@@ -131,7 +131,7 @@ def run_to_sarif(run: LintRun, registry: RuleRegistry | None = None, cwd: Path |
 
 
 def _rule_descriptor(rule: type[Rule]) -> dict[str, Any]:
-    from actlint import docs
+    from actlint.rules import docs
 
     tags = ["pytorch", "architecture", docs.probe_kind(rule)]
     if docs.family(rule):

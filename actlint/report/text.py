@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 from typing import TextIO
 
-from actlint.findings import Finding, ProbeStatus, Severity
-from actlint.results import LintRun
+from actlint.core.findings import Finding, ProbeStatus, Severity
+from actlint.core.results import LintRun
 
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
 
@@ -44,7 +44,7 @@ def format_finding(f: Finding, color: bool = False) -> list[str]:
 
 def partial_summary(partial: list) -> str:
     """``1 model linted partially: 19 rules could not run (no dataflow graph)``."""
-    from actlint.engine import short_reason
+    from actlint.rules.engine import short_reason
 
     reasons = sorted({short_reason(r) for m in partial for r in m.incomplete_rules.values()})
     count = len({rule for m in partial for rule in m.incomplete_rules})

@@ -19,13 +19,13 @@ import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable
 
-from actlint.findings import Finding, ProbeStatus, ProbeVerdict, Severity
-from actlint.location import SourceLocation
+from actlint.core.findings import Finding, ProbeStatus, ProbeVerdict, Severity
+from actlint.core.location import SourceLocation
 
 if TYPE_CHECKING:
-    from actlint.graph import GraphView, OpNode
-    from actlint.loader import LoadedFile
-    from actlint.probe_report import ProbeReport
+    from actlint.graph.view import GraphView, OpNode
+    from actlint.loader.loaded import LoadedFile
+    from actlint.probe.reports import ProbeReport
 
 
 @dataclass(frozen=True)
@@ -151,16 +151,27 @@ class Rule:
         raise NotImplementedError
 
     def confirm(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
-        """The probe's verdict on one of this rule's static findings.
+        """The probe's verdict on one of this rule's findings (a template method: override :meth:`measure`).
 
-        Structural rules have nothing to measure. Rules with a ``confirmed_by``
-        measurement override this to read ``ctx.probe``; the default says why there is
-        no verdict.
+        Structural rules have nothing to measure. Without a probe run, or when it was
+        skipped, timed out or failed, the verdict says why. Otherwise :meth:`measure`
+        judges the finding on ``ctx.probe``, which then always holds a run that succeeded.
         """
         if self.confirmed_by == "structural":
             return ProbeVerdict(ProbeStatus.STRUCTURAL, "structural: no probe measurement applies")
-        if ctx.probe is None:
+        probe = ctx.probe
+        if probe is None:
             return ProbeVerdict(ProbeStatus.NOT_PROBED, "not probed: the probe did not run")
+        if not probe.ok:
+            return ProbeVerdict(ProbeStatus.NOT_PROBED, f"not probed: probe {probe.status}: {probe.reason}")
+        return self.measure(finding, ctx)
+
+    def measure(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
+        """Judge ``finding`` on ``ctx.probe`` (a probe run that succeeded). Default: nothing measured."""
+        return self.not_measured()
+
+    def not_measured(self) -> ProbeVerdict:
+        """The verdict when this rule's measurement is missing from a probe run that succeeded."""
         return ProbeVerdict(ProbeStatus.NOT_PROBED, f"not probed: no {self.confirmed_by} measurement")
 
     @classmethod

@@ -12,15 +12,15 @@ from actlint.rules.base import Rule
 
 #: One module per rule family (ACT1xx activations, ACT2xx depth, ...).
 RULE_MODULES = (
-    "actlint.rules.activations",
-    "actlint.rules.depth",
-    "actlint.rules.normalization",
-    "actlint.rules.usage",
-    "actlint.rules.init",
-    "actlint.rules.loss",
-    "actlint.rules.measured",
-    "actlint.rules.training",
-    "actlint.rules.meta",
+    "actlint.rules.families.activations",
+    "actlint.rules.families.depth",
+    "actlint.rules.families.normalization",
+    "actlint.rules.families.usage",
+    "actlint.rules.families.init",
+    "actlint.rules.families.loss",
+    "actlint.rules.families.measured",
+    "actlint.rules.families.training",
+    "actlint.rules.families.meta",
 )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 from typing import Iterable, Iterator
 
+from actlint.rules import builtin
 from actlint.rules.base import Rule
 
 ENTRY_POINT_GROUP = "actlint.rules"
@@ -82,8 +83,6 @@ def load_registry(blocked: Iterable[str] = ()) -> RuleRegistry:
         registry.register_all(_rules_from(provider))
     if BUILTIN_ENTRY_POINT not in loaded_names and BUILTIN_ENTRY_POINT not in blocked_set:
         # Running from a source tree without installed metadata: register built-ins directly.
-        from actlint.rules import builtin
-
         registry.register_all(builtin.rules())
     return registry
 

@@ -1,4 +1,4 @@
-"""Tracing: a model -> :class:`~actlint.graph.GraphView`, by the first method that works.
+"""Tracing: a model -> :class:`~actlint.graph.view.GraphView`, by the first method that works.
 
 The chain, each method named in JSON ``trace`` and in the text header:
 

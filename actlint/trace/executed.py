@@ -37,9 +37,9 @@ import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
-from actlint import ops
-from actlint.graph import GraphView, NodeRef, OpNode
-from actlint.safety import preserved
+from actlint.graph import ops
+from actlint.graph.view import GraphView, NodeRef, OpNode
+from actlint.sandbox.preserved import preserved
 from actlint.trace.sites import Site, innermost_site, locate
 
 #: Tensor magic methods and the operator fx records for them (reflected ones swap operands).
@@ -76,7 +76,7 @@ def _tensors(value: Any) -> list[torch.Tensor]:
     return [v for v in leaves if isinstance(v, torch.Tensor)]
 
 
-class _Recorder(TorchFunctionMode):
+class CallRecorder(TorchFunctionMode):
     """Builds OpNodes while the forward pass runs (see the module docstring)."""
 
     def __init__(self, model: nn.Module, user_path: str | None, table: ops.OpTable) -> None:
@@ -300,7 +300,7 @@ def trace_executed(
     """
     user_path = str(Path(user_file).resolve()) if user_file else None
     kwargs = dict(kwargs or {})
-    recorder = _Recorder(model, user_path, table)
+    recorder = CallRecorder(model, user_path, table)
     handles = []
     for module in model.modules():
         handles.append(module.register_forward_pre_hook(recorder.pre_hook, with_kwargs=True))

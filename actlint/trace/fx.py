@@ -1,4 +1,4 @@
-"""torch.fx tracing into a :class:`~actlint.graph.GraphView` (methods ``fx`` and ``fx-partial``).
+"""torch.fx tracing into a :class:`~actlint.graph.view.GraphView` (methods ``fx`` and ``fx-partial``).
 
 1. Symbolic tracing with stack traces recorded; torch.nn built-in layers are leaves.
 2. If a user submodule cannot be traced (data-dependent control flow, ...), that submodule
@@ -23,12 +23,12 @@ import torch.fx as fx
 import torch.nn as nn
 from torch.nn.parameter import is_lazy
 
-from actlint import ops
-from actlint.errors import one_line
-from actlint.graph import GraphView, NodeRef, OpNode
+from actlint.graph import ops
+from actlint.core.errors import one_line
+from actlint.graph.view import GraphView, NodeRef, OpNode
 from actlint.trace.modules import module_tree_view
 from actlint.trace.sites import innermost_site, locate
-from actlint.safety import preserved, quiet_torch_logs
+from actlint.sandbox.preserved import preserved, quiet_torch_logs
 
 _MAX_OPAQUE_RETRIES = 25
 

@@ -6,8 +6,9 @@ are skipped (and say so), rules about the modules themselves still run.
 
 from __future__ import annotations
 
-from actlint import ops
-from actlint.graph import GraphView, OpNode, module_construction_site
+from actlint.graph import ops
+from actlint.graph.view import GraphView, OpNode
+from actlint.loader.provenance import module_construction_site
 
 import torch.nn as nn
 

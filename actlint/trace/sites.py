@@ -15,8 +15,9 @@ import re
 import sys
 from typing import Any
 
-from actlint.graph import OpNode, module_construction_site
-from actlint.location import SourceLocation
+from actlint.graph.view import OpNode
+from actlint.loader.provenance import module_construction_site
+from actlint.core.location import SourceLocation
 
 #: (line, start column, end column) of a call in the user's file.
 Site = tuple[int, int, int]

@@ -1,0 +1,693 @@
+"""The training probe: a few dozen real optimizer steps on one fixed synthetic batch.
+
+``run_training_probe(model, inputs, plan, settings)`` answers "will it train?" the way a
+practitioner checks it by hand: can the network, with the optimizer the file builds,
+memorise one small batch? It returns an immutable :class:`TrainingReport`. It measures;
+it never judges (ACT851-853 and ACT806 do, in :mod:`actlint.rules.families.training`).
+
+How it works, and why:
+
+* **A copy.** The model is deep-copied once (the user's weights, ``.grad`` and optimizer
+  state are never touched); every run starts from a saved copy of its initial state.
+* **The file's setup.** :class:`TrainingPlan` carries what the file builds: the optimizer
+  class and the hyperparameters that resolve to values, the loss kind and gradient
+  clipping (the pipeline reads them in :mod:`actlint.source.training_setup`). Without an
+  optimizer the probe uses Adam at 1e-3 and says so.
+* **One fixed batch.** The example inputs (the gradient probe's first batch) and random
+  targets of the form the loss expects (class indices for cross-entropy, 0/1 for BCE,
+  standard normal values for regression losses), drawn from a fixed seed. A healthy model
+  memorises one batch in a few dozen steps; one that cannot is broken whatever the data.
+* **Measurements per step:** the loss (before the update), the global gradient norm, and
+  at a few sampled steps each weight tensor's update-to-weight ratio
+  ``||w_after - w_before|| / ||w_before||``.
+* **Learning-rate sweep.** When the batch was not fitted, the same steps run again at
+  other learning rates (decades away, toward the side the first run points to) until one
+  fits: with the file's rate that is the trainable range ACT806 quotes; with a default
+  rate it separates a slow setup from a model that cannot learn at all (ACT852).
+  "Fits" is the measurement criterion ``sweep_fit`` (a loss reduction), passed in by the
+  pipeline from ACT852's threshold so the probe and the rule agree.
+* **Budget.** Steps scale to the model's cost, counted in FLOPs on the first step
+  (``torch.utils.flop_counter``), not in seconds, so that the same model gets the same
+  steps and the same findings on an idle or a busy machine: at least ``min_steps``
+  within ``flop_budget``, the sweep within ``sweep_flop_budget``; a model whose
+  ``min_steps`` alone would cost more is skipped with the reason. The wall-clock
+  ``timeout`` is only a safety net.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils._pytree import tree_flatten
+from torch.utils.flop_counter import FlopCounterMode
+
+from actlint.core.errors import one_line
+from actlint.core.numbers import json_number, short_number
+from actlint.probe.batches import batch_of, resample
+from actlint.probe.device import CUDA_SPEEDUP, resolve_device, rng_devices, to_device
+
+#: Loss kinds the probe can pair with an output (losses.py names the first four).
+CLASSIFICATION = ("cross_entropy", "nll")
+BINARY = ("bce", "bce_logits")
+REGRESSION = ("mse", "l1", "smooth_l1")
+
+DEFAULT_STEPS = 30
+DEFAULT_MAX_STEPS = 60
+DEFAULT_MIN_STEPS = 12
+#: FLOPs budgets on a CPU (a 2-core machine does 40-190 GFLOP/s of training steps); CUDA gets 100x.
+CPU_FLOP_BUDGET = 3e11
+CPU_SWEEP_FLOP_BUDGET = 6e11
+#: FLOP-equivalents charged per trainable parameter and step (the optimizer's update and the
+#: memory-bound backward of large matrices): AlexNet's 61M parameters made a step take 1.2 s
+#: here for 4.6 counted GFLOPs, where convolution-heavy models run at 50-190 GFLOP/s.
+PARAMETER_COST = 1000
+#: Sampled steps at which update-to-weight ratios are measured (fractions of the run).
+_RATIO_POINTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What to train with: the file's optimizer, loss and clipping (or the defaults)."""
+
+    optimizer: str = "Adam"  # a torch.optim class name
+    hyperparameters: tuple[tuple[str, Any], ...] = (("lr", 1e-3),)
+    #: True when the learning rate is the file's (a resolved value, or the default of the
+    #: optimizer class the file builds without one).
+    lr_explicit: bool = False
+    #: Where the plan comes from, for messages: "the file (line 31)" or "default: ...".
+    optimizer_origin: str = "default: the file builds no optimizer"
+    loss: str | None = None  # a loss kind; None: matched to the output
+    loss_origin: str = ""
+    clip_norm: float | None = None
+    clip_value: float | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def lr(self) -> float | None:
+        return dict(self.hyperparameters).get("lr")
+
+    def describe(self, lr: float | None = None) -> str:
+        """``SGD(lr=20, momentum=0.9)``."""
+        params = dict(self.hyperparameters)
+        if lr is not None:
+            params["lr"] = lr
+        inner = ", ".join(f"{k}={short_number(v)}" for k, v in params.items())
+        return f"{self.optimizer}({inner})"
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    device: str = "auto"
+    #: Steps of a run; a run that has not fitted the batch by then goes on to ``max_steps``
+    #: (when the model is cheap enough), stopping as soon as it fits.
+    steps: int = DEFAULT_STEPS
+    max_steps: int = DEFAULT_MAX_STEPS
+    #: The fewest steps an expensive model gets (more than the budget allows, if need be).
+    min_steps: int = DEFAULT_MIN_STEPS
+    #: FLOPs of training steps to aim for (about 6 s of a 2-core CPU; 100x on CUDA). Counted,
+    #: not timed: the same model gets the same steps on a busy machine. None: by device.
+    flop_budget: float | None = None
+    #: FLOPs the whole probe may spend, sweep included; a model whose ``min_steps`` alone
+    #: cost more is skipped (with the reason).
+    sweep_flop_budget: float | None = None
+    timeout: float = 60.0
+    seed: int = 0
+    #: A run "fits" when the loss falls by at least this fraction (ACT852's threshold) and stays
+    #: stable: its loss never rises to ``sweep_loss_growth`` times the first (ACT851's
+    #: threshold). Other runs start the sweep.
+    sweep_fit: float = 0.05
+    sweep_loss_growth: float = 3.0
+    #: The batch size of inferred example inputs (finds the sample dim of time-first outputs).
+    batch_size: int = 8
+    #: Smaller example batches are resampled to this many samples (a batch of 2 is fitted by
+    #: learning the label frequencies alone).
+    min_batch: int = 8
+    #: Decades tried by the learning-rate sweep, on each side.
+    sweep_decades: int = 3
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """One run of the probe's steps at one learning rate."""
+
+    lr: float | None
+    losses: tuple[float, ...]
+    grad_norms: tuple[float, ...]
+    #: Step (0-based) of the first non-finite loss or gradient, or None.
+    first_nonfinite_step: int | None
+    #: Per weight tensor, the median update-to-weight ratio over the sampled steps.
+    update_ratios: tuple[tuple[str, float], ...]
+    #: The loss of the best constant prediction on the batch (the label entropy for
+    #: cross-entropy, the target variance for MSE): what a model that ignores its input reaches.
+    constant_loss: float = math.nan
+
+    @property
+    def initial_loss(self) -> float:
+        return self.losses[0] if self.losses else math.nan
+
+    @property
+    def final_loss(self) -> float:
+        """The mean of the last three finite losses (one noisy step does not decide)."""
+        tail = [v for v in self.losses[-3:] if math.isfinite(v)]
+        return sum(tail) / len(tail) if tail else math.nan
+
+    @property
+    def reduction(self) -> float:
+        """How far below the baseline the loss got: ``1 - final / baseline`` (NaN when unknown).
+
+        The baseline is the initial loss, or the constant prediction's loss when that is
+        lower: learning the label frequencies (an output bias) is not fitting the batch.
+        """
+        first, last = self.initial_loss, self.final_loss
+        if self.first_nonfinite_step is not None or not (math.isfinite(first) and math.isfinite(last)) or first <= 0:
+            return math.nan
+        baseline = min(first, self.constant_loss) if self.constant_loss > 0 else first
+        return 1.0 - last / baseline
+
+    @property
+    def growth(self) -> float:
+        """Largest finite loss over the initial one (inf when the loss went non-finite)."""
+        if self.first_nonfinite_step is not None:
+            return math.inf
+        finite = [v for v in self.losses if math.isfinite(v)]
+        if not finite or self.initial_loss <= 0:
+            return math.nan
+        return max(finite) / self.initial_loss
+
+    @property
+    def grad_growth(self) -> float:
+        """Largest gradient norm over the first one."""
+        finite = [g for g in self.grad_norms if math.isfinite(g)]
+        if self.first_nonfinite_step is not None:
+            return math.inf
+        if not finite or finite[0] <= 0:
+            return math.nan
+        return max(finite) / finite[0]
+
+    def fitted(self, fraction: float, loss_growth: float = math.inf) -> bool:
+        """Did the run fit the batch (loss down by ``fraction``) without the loss blowing up?"""
+        if self.first_nonfinite_step is not None or not self.reduction >= fraction:
+            return False
+        return not self.growth >= loss_growth
+
+    def median_ratio(self) -> float:
+        values = sorted(r for _, r in self.update_ratios)
+        return values[len(values) // 2] if values else math.nan
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "losses": [json_number(v) for v in self.losses],
+            "grad_norms": [json_number(v) for v in self.grad_norms],
+            "first_nonfinite_step": self.first_nonfinite_step,
+            "loss_reduction": json_number(self.reduction),
+            "constant_loss": json_number(self.constant_loss),
+            "update_ratios": {name: json_number(r) for name, r in self.update_ratios},
+        }
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    """What the training probe measured on one model (immutable)."""
+
+    status: str  # "ok", "skipped", "timeout" or "error"
+    reason: str = ""
+    optimizer: str = ""  # the optimizer as run: "SGD(lr=20, momentum=0.9)"
+    optimizer_origin: str = ""
+    loss: str = ""  # the loss kind as run
+    loss_origin: str = ""
+    clipping: str = ""  # "clip_grad_norm_(max_norm=0.25)" or ""
+    device: str = "cpu"
+    batch_size: int = 0
+    #: Steps each run was given before it could go on (the default, fewer for an expensive model).
+    steps: int = 0
+    #: The default of ``steps``: a run given fewer cannot be judged as not fitting the batch.
+    steps_wanted: int = DEFAULT_STEPS
+    seconds: float = 0.0
+    #: The run with the file's (or the default) learning rate.
+    run: TrainingRun | None = None
+    #: Runs at other learning rates (only when ``run`` did not fit), until one fits.
+    sweep: tuple[TrainingRun, ...] = ()
+    #: False when the sweep stopped at its FLOP budget before it found a rate that fits or
+    #: tried them all: "no rate fits" is then not established.
+    sweep_complete: bool = True
+    lr_explicit: bool = False
+    #: What counts as fitting the batch (TrainingSettings.sweep_*; the sweep stops at the first such run).
+    fit_fraction: float = 0.05
+    fit_loss_growth: float = 3.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and self.run is not None
+
+    def fitting_lrs(self) -> list[float]:
+        """Learning rates of the sweep that fitted the batch."""
+        return sorted(r.lr for r in self.sweep if r.lr is not None and self.fits(r))
+
+    def fits(self, run: TrainingRun) -> bool:
+        return run.fitted(self.fit_fraction, self.fit_loss_growth)
+
+    @classmethod
+    def not_run(cls, status: str, reason: str, **kwargs: Any) -> "TrainingReport":
+        return cls(status=status, reason=reason, **kwargs)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``training`` object of the probe's JSON (no wall time: documents stay reproducible)."""
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "optimizer": self.optimizer,
+            "optimizer_origin": self.optimizer_origin,
+            "loss": self.loss,
+            "loss_origin": self.loss_origin,
+            "clipping": self.clipping,
+            "device": self.device,
+            "batch_size": self.batch_size,
+            "steps": self.steps,
+            "steps_wanted": self.steps_wanted,
+            "run": self.run.to_json() if self.run else None,
+            "sweep": [r.to_json() for r in self.sweep],
+            "sweep_complete": self.sweep_complete,
+            "notes": list(self.notes),
+        }
+
+
+# --- losses and targets ---------------------------------------------------------------------
+
+
+def primary_output(out: Any, need_grad: bool = True) -> torch.Tensor | None:
+    """The output a loss would take: ``.logits`` (HF), else the first floating tensor
+    (that depends on trainable parameters, with ``need_grad``)."""
+    logits = getattr(out, "logits", None)
+    if isinstance(logits, torch.Tensor) and logits.is_floating_point():
+        return logits
+    for leaf in tree_flatten(out)[0]:
+        if isinstance(leaf, torch.Tensor) and leaf.is_floating_point() and (leaf.requires_grad or not need_grad):
+            return leaf
+    return None
+
+
+def _class_dim(y: torch.Tensor) -> int:
+    # [B, C] and [B, C, H, W] (segmentation) take classes on dim 1; [B, T, V] (sequence
+    # models, language models) on the last dim, as train scripts flatten them.
+    return -1 if y.dim() == 3 else 1
+
+
+def match_loss(y: torch.Tensor, ends_in: str | None) -> str:
+    """The loss kind a file without one would pair with this output."""
+    if ends_in == "log_softmax":
+        return "nll"
+    if ends_in == "sigmoid":
+        return "bce"
+    if ends_in == "tanh":
+        return "mse"  # a bounded output (images in [-1, 1]): regression, not logits
+    if y.dim() >= 2 and y.shape[_class_dim(y)] >= 2 and ends_in != "softmax":
+        return "cross_entropy"
+    if ends_in == "softmax":
+        return "nll"  # on log(p): the cross-entropy of probabilities
+    return "mse"
+
+
+def _per_sample(draw: Callable[[tuple[int, ...]], torch.Tensor], shape: tuple[int, ...],
+                keep: tuple[int, ...]) -> torch.Tensor:
+    """Targets drawn for the dims ``keep`` (the batch, the channels) and repeated over the others.
+
+    Random targets per position (every token of a sequence, every pixel of a mask) are not
+    memorisable by design; targets per sample (and per channel) are, by any healthy model.
+    """
+    head = tuple(n if d in keep else 1 for d, n in enumerate(shape))
+    return draw(head).expand(shape).contiguous()
+
+
+def make_objective(kind: str, y: torch.Tensor, gen: torch.Generator, ends_in: str | None = None,
+                   batch_dim: int = 0, teacher: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``loss(output)`` on fixed synthetic targets of the form ``kind`` expects.
+
+    Targets are random per sample (``batch_dim``: the output's sample dim, 1 for time-first
+    sequence models), or derived from ``teacher`` (the output of a re-drawn copy of the
+    model on the same batch) for dense outputs: a per-pixel map must be a function of the
+    input that a convolutional model can express, and a teacher's output is one by construction.
+    """
+    device = y.device
+    if kind in CLASSIFICATION:
+        dim = (_class_dim(y) % y.dim()) if y.dim() >= 2 else 0
+        classes = y.shape[dim] if y.dim() >= 2 else 1
+        shape = list(y.shape)
+        del shape[dim]
+        sample_dim = batch_dim if batch_dim < dim else max(batch_dim - 1, 0)
+        if teacher is not None:
+            target = teacher.argmax(dim).to(device)
+        else:
+            target = _per_sample(lambda head: torch.randint(0, max(classes, 1), head, generator=gen),
+                                 tuple(shape), (sample_dim,)).to(device)
+        probabilities = kind == "nll" and ends_in == "softmax"
+
+        def classify(out: torch.Tensor) -> torch.Tensor:
+            scores = out.movedim(dim, -1).reshape(-1, classes).float()
+            if probabilities:
+                scores = scores.clamp_min(1e-12).log()
+            flat = target.reshape(-1)
+            return F.cross_entropy(scores, flat) if kind == "cross_entropy" else F.nll_loss(scores, flat)
+
+        frequencies = torch.bincount(target.reshape(-1).cpu(), minlength=max(classes, 1)).float()
+        frequencies = frequencies[frequencies > 0] / frequencies.sum()
+        classify.constant_loss = float(-(frequencies * frequencies.log()).sum())  # type: ignore[attr-defined]
+        return classify
+    # Per sample and per channel: [B, C], [B, C, H, W], [B, T, C] and time-first [T, B, C].
+    channel_dim = y.dim() - 1 if y.dim() == 3 else min(1, y.dim() - 1)
+    keep = (batch_dim, channel_dim)
+    if kind in BINARY:
+        if teacher is not None:
+            target = (teacher > teacher.median()).float().to(device)
+        else:
+            target = _per_sample(lambda head: torch.randint(0, 2, head, generator=gen).float(), tuple(y.shape),
+                                 keep).to(device)
+        mean = target.mean(dim=batch_dim, keepdim=True).clamp(1e-6, 1 - 1e-6)
+        entropy = float(-(mean * mean.log() + (1 - mean) * (1 - mean).log()).mean())
+        if kind == "bce":
+            return _with_constant(lambda out: F.binary_cross_entropy(out.float().clamp(0.0, 1.0), target), entropy)
+        return _with_constant(lambda out: F.binary_cross_entropy_with_logits(out.float(), target), entropy)
+    if teacher is not None:
+        target = teacher.float().to(device)
+    else:
+        target = _per_sample(lambda head: torch.randn(head, generator=gen), tuple(y.shape), keep).to(device)
+    centre = target.median(dim=batch_dim, keepdim=True).values if kind == "l1" else target.mean(dim=batch_dim, keepdim=True)
+    if kind == "l1":
+        return _with_constant(lambda out: F.l1_loss(out.float(), target), float(F.l1_loss(centre.expand_as(target), target)))
+    if kind == "smooth_l1":
+        return _with_constant(lambda out: F.smooth_l1_loss(out.float(), target),
+                              float(F.smooth_l1_loss(centre.expand_as(target), target)))
+    return _with_constant(lambda out: F.mse_loss(out.float(), target), float(F.mse_loss(centre.expand_as(target), target)))
+
+
+def _with_constant(objective: Callable[[torch.Tensor], torch.Tensor], constant: float) -> Callable:
+    """Attach the loss of the best constant prediction (see TrainingRun.constant_loss)."""
+    def loss(out: torch.Tensor) -> torch.Tensor:
+        return objective(out)
+
+    loss.constant_loss = constant  # type: ignore[attr-defined]
+    return loss
+
+
+# --- the probe --------------------------------------------------------------------------------
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+class _TooExpensive(Exception):
+    pass
+
+
+def _optimizer_class(name: str) -> type[torch.optim.Optimizer] | None:
+    cls = getattr(torch.optim, name, None)
+    return cls if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) else None
+
+
+def _weights(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """Weight tensors whose update ratios are measured: matrices and kernels (not biases or norms)."""
+    return [(n, p) for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]
+
+
+def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: TrainingPlan | None = None,
+                       settings: TrainingSettings | None = None, *, ends_in: str | None = None) -> TrainingReport:
+    """Train a copy of ``model`` for a few dozen steps on one fixed batch; never raises for model failures."""
+    plan = plan or TrainingPlan()
+    settings = settings or TrainingSettings()
+    device = resolve_device(settings.device)
+    scale = CUDA_SPEEDUP if device.type == "cuda" else 1.0
+    settings = replace(settings, flop_budget=settings.flop_budget or CPU_FLOP_BUDGET * scale,
+                       sweep_flop_budget=settings.sweep_flop_budget or CPU_SWEEP_FLOP_BUDGET * scale)
+    base: dict[str, Any] = dict(optimizer_origin=plan.optimizer_origin, loss_origin=plan.loss_origin,
+                                device=str(device), lr_explicit=plan.lr_explicit, fit_fraction=settings.sweep_fit,
+                                fit_loss_growth=settings.sweep_loss_growth)
+    if inputs is None:
+        return TrainingReport.not_run("skipped", "no example inputs", **base)
+    cls = _optimizer_class(plan.optimizer)
+    notes = list(plan.notes)
+    if cls is None:
+        notes.append(f"{plan.optimizer} is not a torch.optim optimizer: trained with Adam(lr=0.001) instead")
+        plan = TrainingPlan(optimizer_origin=f"default: {plan.optimizer} is not a torch.optim class",
+                            loss=plan.loss, loss_origin=plan.loss_origin, clip_norm=plan.clip_norm,
+                            clip_value=plan.clip_value)
+        cls = torch.optim.Adam
+    if not any(p.requires_grad for p in model.parameters()):
+        return TrainingReport.not_run("skipped", "the model has no trainable parameters", **base)
+    start = time.perf_counter()
+    deadline = start + settings.timeout
+    try:
+        with torch.random.fork_rng(devices=rng_devices(device)):
+            torch.manual_seed(settings.seed)
+            gen = torch.Generator().manual_seed(settings.seed)
+            student = copy.deepcopy(model).to(device).train()
+            initial = copy.deepcopy(student.state_dict())
+            batch = to_device(inputs, device)
+            old_batch = batch_of(inputs)
+            if old_batch < settings.min_batch:
+                # Two samples are memorised by learning the label frequencies alone: the fixed
+                # batch gets at least min_batch samples, drawn like the example inputs.
+                batch = to_device(resample(inputs, gen, settings.min_batch, old_batch), device)
+                notes.append(f"the batch of {old_batch} example inputs was resampled to {settings.min_batch} samples")
+            with torch.no_grad():
+                out = primary_output(student(*batch), need_grad=False)
+            if out is None:
+                return TrainingReport.not_run("skipped", "no floating output depends on trainable parameters", **base)
+            if ends_in is None and _looks_like_probabilities(out):
+                ends_in = "softmax"  # the first of several outputs (the graph saw a raw one too)
+            kind = plan.loss or match_loss(out, ends_in)
+            mismatch = _loss_mismatch(kind, out, ends_in) if plan.loss else None
+            if mismatch:
+                # A GAN's BCE takes the discriminator's output, not the generator's; an
+                # actor-critic's value loss takes its second output, not the action probabilities.
+                kind = match_loss(out, ends_in)
+                base["loss_origin"] = f"matched to the output {tuple(out.shape)}: the file's {plan.loss} loss {mismatch}"
+            elif plan.loss is None:
+                base["loss_origin"] = f"matched to the output {tuple(out.shape)}: the file uses no loss actlint knows"
+            # The sample dim of the output: the one of the inferred batch size (time-first RNNs: dim 1).
+            batch_dim = 1 if (out.dim() >= 3 and out.shape[0] != settings.batch_size
+                              and out.shape[1] == settings.batch_size) else 0
+            teacher = _teacher_output(student, batch, gen) if out.dim() >= 4 else None
+            objective = make_objective(kind, out, gen, ends_in, batch_dim, teacher)
+            hyper = dict(plan.hyperparameters)
+
+            def fits(run: TrainingRun) -> bool:
+                return run.fitted(settings.sweep_fit, settings.sweep_loss_growth)
+
+            trainer = _Trainer(student, cls, hyper, objective, batch, plan, deadline, fits)
+            first, steps, max_steps = trainer.run(plan.lr, settings.steps, settings.max_steps, settings=settings)
+            sweep: list[TrainingRun] = []
+            sweep_complete = True
+            # Not fitted: the same steps at other learning rates. With the file's rate that is
+            # ACT806's evidence; with a default one it tells a slow optimizer from a model that
+            # cannot learn at any rate (ACT852).
+            if plan.lr and not fits(first):
+                spent = trainer.step_flops * len(first.losses)
+                for lr in _sweep_order(first, plan.lr, settings):
+                    if spent + trainer.step_flops * max_steps > (settings.sweep_flop_budget or math.inf):
+                        sweep_complete = False
+                        notes.append(f"learning-rate sweep stopped after {len(sweep)} of "
+                                     f"{2 * settings.sweep_decades} rates: over its budget of "
+                                     f"{settings.sweep_flop_budget / 1e9:.3g} GFLOPs")
+                        break
+                    spent += trainer.step_flops * max_steps
+                    student.load_state_dict(initial)
+                    run, _, _ = trainer.run(lr, steps, max_steps)
+                    sweep.append(run)
+                    if fits(run):
+                        break
+            if trainer.cut_short:
+                notes.append(trainer.cut_short)
+    except _TooExpensive as exc:
+        return TrainingReport.not_run("skipped", str(exc), seconds=time.perf_counter() - start, **base)
+    except _OutOfTime:
+        return TrainingReport.not_run("timeout", f"exceeded the training probe's time budget of {settings.timeout:g}s",
+                                      seconds=time.perf_counter() - start, **base)
+    except Exception as exc:  # noqa: BLE001 - the user's model raised: report it, keep the rest
+        return TrainingReport.not_run("error", f"the model raised during the training probe: {one_line(exc)}",
+                                      seconds=time.perf_counter() - start, **base)
+    clipping = (f"clip_grad_norm_(max_norm={short_number(plan.clip_norm)})" if plan.clip_norm is not None
+                else f"clip_grad_value_(clip_value={short_number(plan.clip_value)})" if plan.clip_value is not None else "")
+    return TrainingReport(
+        status="ok", optimizer=plan.describe(), loss=kind, clipping=clipping, batch_size=batch_of(batch),
+        steps=steps, steps_wanted=settings.steps, sweep_complete=sweep_complete,
+        seconds=time.perf_counter() - start, run=first, sweep=tuple(sweep), notes=tuple(notes), **base,
+    )
+
+
+def _looks_like_probabilities(out: torch.Tensor) -> bool:
+    """Rows in [0, 1] that sum to 1 along the class dim: a softmax output, whatever the graph says."""
+    if out.dim() < 2 or out.shape[_class_dim(out)] < 2:
+        return False
+    sums = out.float().sum(dim=_class_dim(out))
+    return bool(out.min() >= 0) and bool(torch.allclose(sums, torch.ones_like(sums), atol=1e-4))
+
+
+def _loss_mismatch(kind: str, out: torch.Tensor, ends_in: str | None) -> str | None:
+    """Why the file's loss cannot take this model's output (another model's loss, or another
+    output's: an actor-critic's value loss is not for its action probabilities), or None."""
+    if kind in REGRESSION and ends_in in ("softmax", "log_softmax"):
+        return "takes real-valued targets and this output is a probability distribution"
+    if kind == "bce" and ends_in not in ("sigmoid", "softmax"):
+        low, high = float(out.min()), float(out.max())
+        if low < 0 or high > 1:
+            return f"takes probabilities and this output spans [{low:.3g}, {high:.3g}]"
+    if kind in CLASSIFICATION and (out.dim() < 2 or out.shape[_class_dim(out)] < 2):
+        return f"takes class scores and this output has shape {tuple(out.shape)}"
+    return None
+
+
+def _teacher_output(model: nn.Module, batch: tuple[Any, ...], gen: torch.Generator) -> torch.Tensor | None:
+    """The output of a copy of ``model`` whose weight tensors are re-drawn at the same scale.
+
+    Dense outputs (images, masks) get targets the architecture can express: those of
+    another network of the same shape (the teacher-student setup).
+    """
+    teacher = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in teacher.parameters():
+            if p.dim() >= 2:
+                std = float(p.float().std()) or 1.0 / math.sqrt(max(p[0].numel(), 1))
+                p.copy_(torch.randn(p.shape, generator=gen).to(device=p.device, dtype=p.dtype) * std)
+        out = primary_output(teacher(*batch), need_grad=False)
+    if out is None:
+        return None
+    # The input-dependent part at unit scale: a teacher whose biases dominate would make
+    # learning a constant look like fitting.
+    out = out.detach().float()
+    centred = out - out.mean(dim=0, keepdim=True)
+    return centred / centred.std().clamp_min(1e-12)
+
+
+def _sweep_order(first: TrainingRun, lr: float, settings: TrainingSettings) -> list[float]:
+    """Learning rates to try after a run that did not fit: the likelier side first.
+
+    A loss that went non-finite or grew, or updates as large as the weights, point to a
+    learning rate too high; a loss that barely moved with tiny updates, to one too low.
+    """
+    too_high = (first.first_nonfinite_step is not None or first.growth > 1.5
+                or (math.isfinite(first.median_ratio()) and first.median_ratio() > 0.1))
+    down = [float(f"{lr / 10 ** k:.6g}") for k in range(1, settings.sweep_decades + 1)]
+    up = [float(f"{lr * 10 ** k:.6g}") for k in range(1, settings.sweep_decades + 1)]
+    return down + up[:1] if too_high else up + down[:1]
+
+
+class _Trainer:
+    """The probe's training loop, measured."""
+
+    def __init__(self, model: nn.Module, cls: type, hyper: dict[str, Any], objective: Callable, batch: tuple,
+                 plan: TrainingPlan, deadline: float, fits: Callable[[TrainingRun], bool]) -> None:
+        self.model, self.cls, self.hyper, self.objective = model, cls, hyper, objective
+        self.batch, self.plan, self.deadline, self.fits = batch, plan, deadline, fits
+        self.step_flops = 0.0  # forward + backward of one step (torch.utils.flop_counter)
+        self.cut_short = ""
+
+    def run(self, lr: float | None, steps: int, max_steps: int, *, settings: TrainingSettings | None = None
+            ) -> tuple[TrainingRun, int, int]:
+        """Train ``steps`` steps; if the batch is not fitted yet, go on to ``max_steps`` (stopping once it is).
+
+        With ``settings`` (the first run) the step counts are scaled to the model's cost after two
+        steps. Returns the run and the step counts used (for the next runs at other rates).
+        """
+        model = self.model
+        hyper = dict(self.hyper)
+        if lr is not None:
+            hyper["lr"] = lr
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = self.cls(params, **hyper)
+        weights = _weights(model)
+        sampled = {round(f * (steps - 1)) for f in _RATIO_POINTS}
+        losses: list[float] = []
+        norms: list[float] = []
+        ratios: dict[str, list[float]] = {}
+        nonfinite: int | None = None
+        step = 0
+        while step < max_steps:
+            if step >= steps and (step - steps) % 10 == 0 and self.fits(self._result(lr, losses, norms, None, ratios)):
+                break  # fitted: a healthy but slow setup needed more than the first steps
+            if time.perf_counter() > self.deadline:
+                raise _OutOfTime
+            optimizer.zero_grad(set_to_none=True)
+            counter = FlopCounterMode(display=False) if settings is not None and step == 0 else nullcontext()
+            with counter:
+                out = primary_output(model(*self.batch))
+                if out is None:
+                    raise RuntimeError("no floating output depends on trainable parameters")
+                loss = self.objective(out)
+                loss.backward()
+            if isinstance(counter, FlopCounterMode):
+                # Matmuls and convolutions are counted; the optimizer's element-wise update of
+                # every parameter (memory-bound) is charged at a calibrated rate per parameter.
+                self.step_flops = float(counter.get_total_flops()) + PARAMETER_COST * sum(p.numel() for p in params)
+                budget = settings.sweep_flop_budget or math.inf  # type: ignore[union-attr]
+                if self.step_flops * settings.min_steps > budget:  # type: ignore[union-attr]
+                    raise _TooExpensive(
+                        f"one training step costs {self.step_flops / 1e9:.3g} GFLOPs: "
+                        f"{settings.min_steps} steps would exceed the training probe's budget of "  # type: ignore[union-attr]
+                        f"{budget / 1e9:.3g} GFLOPs on this device")
+            grads = [p.grad for p in params if p.grad is not None]
+            if self.plan.clip_norm is not None:
+                norm = torch.nn.utils.clip_grad_norm_(params, self.plan.clip_norm)
+            else:
+                norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())
+                if self.plan.clip_value is not None:
+                    torch.nn.utils.clip_grad_value_(params, self.plan.clip_value)
+            values = torch.stack([loss.detach().float(), norm.detach().float().to(loss.device)]).tolist()
+            losses.append(values[0])
+            norms.append(values[1])
+            if not (math.isfinite(values[0]) and math.isfinite(values[1])):
+                nonfinite = step
+                break
+            before = [p.detach().clone() for _, p in weights] if step in sampled else None
+            optimizer.step()
+            if before is not None:
+                _record_ratios(weights, before, ratios)
+            step += 1
+            if settings is not None and step == 1:
+                # Scale the run to the model's cost, counted in FLOPs (not seconds: the same
+                # model gets the same steps however busy the machine is).
+                affordable = int((settings.flop_budget or math.inf) / max(self.step_flops, 1.0)) \
+                    if self.step_flops else max_steps
+                if affordable < steps:
+                    new = max(settings.min_steps, affordable)
+                    self.cut_short = (f"{new} of {steps} training steps: one step costs "
+                                      f"{self.step_flops / 1e9:.3g} GFLOPs, over the training probe's budget of "
+                                      f"{settings.flop_budget / 1e9:.3g} GFLOPs")
+                    steps = max_steps = new
+                    sampled = {round(f * (steps - 1)) for f in _RATIO_POINTS}
+                else:
+                    max_steps = min(max_steps, max(steps, affordable))
+        optimizer.zero_grad(set_to_none=True)
+        del optimizer
+        return self._result(lr, losses, norms, nonfinite, ratios), steps, max_steps
+
+    def _result(self, lr: float | None, losses: list[float], norms: list[float], nonfinite: int | None,
+                ratios: dict[str, list[float]]) -> TrainingRun:
+        constant = float(getattr(self.objective, "constant_loss", math.nan))
+        medians = tuple((name, sorted(v)[len(v) // 2]) for name, v in ratios.items() if v)
+        return TrainingRun(lr, tuple(losses), tuple(norms), nonfinite, medians, constant)
+
+
+def _record_ratios(weights: list[tuple[str, nn.Parameter]], before: list[torch.Tensor],
+                   ratios: dict[str, list[float]]) -> None:
+    with torch.no_grad():
+        after = [p.detach() for _, p in weights]
+        deltas = torch._foreach_sub(after, before)
+        delta_norms = torch.stack(torch._foreach_norm(deltas)).tolist()
+        weight_norms = torch.stack(torch._foreach_norm(before)).tolist()
+    for (name, _), d, w in zip(weights, delta_norms, weight_norms):
+        if w > 0 and math.isfinite(d):
+            ratios.setdefault(name, []).append(d / w)
+
+
+__all__ = ["TrainingPlan", "TrainingSettings", "TrainingRun", "TrainingReport", "run_training_probe",
+           "match_loss", "make_objective", "primary_output"]

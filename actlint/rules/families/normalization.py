@@ -1,0 +1,124 @@
+"""ACT5xx: normalization placement (redundant biases, dropout before BatchNorm)."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from actlint.graph import ops
+from actlint.core.findings import Finding, Severity
+from actlint.loader.provenance import module_construction_site
+from actlint.rules.base import Example, Rule, RuleContext
+
+
+class BiasBeforeNorm(Rule):
+    id = "ACT501"
+    name = "bias-before-norm"
+    severity = Severity.INFO
+    summary = "A Linear/Conv bias feeds BatchNorm directly, which subtracts it right away."
+    what = "Reports Linear/Conv layers with bias=True whose only consumer is a BatchNorm layer."
+    why = (
+        "BatchNorm subtracts the per-channel batch mean, which removes any constant bias added "
+        "just before it; BatchNorm's own beta plays that role. The bias is dead weight: extra "
+        "parameters, optimizer state and compute that never affect the output."
+    )
+    instead = "Construct the layer with bias=False (as torchvision's ResNet does: conv(..., bias=False) -> BN)."
+    valid = (
+        Example(
+            """
+            import torch.nn as nn
+
+            def build_model():
+                return nn.Sequential(nn.Conv2d(3, 16, 3, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+            """
+        ),
+    )
+    invalid = (
+        Example(
+            """
+            import torch.nn as nn
+
+            def build_model():
+                return nn.Sequential(
+                    nn.Conv2d(3, 16, 3),
+                    nn.BatchNorm2d(16),
+                    nn.ReLU(),
+                )
+            """,
+            line=5,
+        ),
+    )
+
+    def check(self, ctx: RuleContext) -> Iterable[Finding]:
+        graph = ctx.graph
+        for node in graph.of_kind(ops.AFFINE):
+            module = node.module
+            if module is None or getattr(module, "bias", None) is None:
+                continue
+            users = graph.succs(node)
+            if users and all(u.kind == "batch_norm" for u in users):
+                # Point where the layer is constructed: that is where bias=False goes.
+                location = module_construction_site(module) or node.location
+                yield ctx.finding(
+                    f"{node.describe()} has a bias that {users[0].describe()} cancels (BatchNorm "
+                    f"subtracts the mean); construct it with bias=False",
+                    node=node,
+                    location=location,
+                )
+
+
+class DropoutBeforeBatchNorm(Rule):
+    id = "ACT502"
+    name = "dropout-before-batchnorm"
+    severity = Severity.WARNING
+    summary = "Dropout feeds BatchNorm (variance shift between training and inference)."
+    what = "Reports Dropout (p > 0) whose output reaches a BatchNorm layer through reshapes only."
+    why = (
+        "Dropout changes the variance of its output between train mode (units dropped, the rest "
+        "scaled by 1/(1-p)) and eval mode (no dropping). BatchNorm learns running statistics in "
+        "train mode and applies them in eval mode, so at inference it normalises with the wrong "
+        "variance: the 'variance shift' that degrades accuracy (Li et al., 2019)."
+    )
+    instead = "Put Dropout after the last BatchNorm (e.g. just before the classifier), or drop it."
+    references = ("Li et al., Understanding the Disharmony between Dropout and Batch Normalization, CVPR 2019",)
+    valid = (
+        Example(
+            """
+            import torch.nn as nn
+
+            def build_model():
+                return nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 2))
+            """
+        ),
+    )
+    invalid = (
+        Example(
+            """
+            import torch.nn as nn
+
+            def build_model():
+                return nn.Sequential(
+                    nn.Linear(8, 16),
+                    nn.ReLU(),
+                    nn.Dropout(0.5),
+                    nn.BatchNorm1d(16),
+                    nn.Linear(16, 2),
+                )
+            """,
+            line=7,
+        ),
+    )
+
+    def check(self, ctx: RuleContext) -> Iterable[Finding]:
+        graph = ctx.graph
+        for node in graph.of_kind(ops.DROPOUT):
+            p = getattr(node.module, "p", None) if node.module is not None else node.arg(1, "p", 0.5)
+            if isinstance(p, (int, float)) and p <= 0:
+                continue
+            for norm in graph.walk_forward(node, ops.RESHAPE | {"cast"}):
+                if norm.kind == "batch_norm":
+                    yield ctx.finding(
+                        f"dropout {node.describe()} feeds BatchNorm {norm.describe()}: its running "
+                        f"statistics will not match inference (variance shift); move dropout after it",
+                        node=node,
+                    )
+                    break
