@@ -35,7 +35,8 @@ from actlint.graph.queries import output_activations, output_ends
 from actlint.options import LintOptions, with_file_overrides
 from actlint.probe.gradient import ProbeSettings, run_probe
 from actlint.probe.training import TrainingReport, TrainingSettings, run_training_probe
-from actlint.source.training_setup import training_for
+from actlint.probe.replay import training_plan
+from actlint.source.pairing import training_for
 from actlint.probe.reports import ProbeReport
 from actlint.rules.base import Rule, RuleContext
 from actlint.rules.registry import RuleRegistry, default_registry
@@ -380,7 +381,7 @@ def _wants_training(rules: Sequence[Rule]) -> bool:
 def _training_probe(loaded: LoadedModel, graph: GraphView, report: ProbeReport, rules: Sequence[Rule],
                     options: LintOptions) -> Any:
     """Replay the file's training setup on a copy of the model (the probe's first batch, its device)."""
-    plan = training_for(loaded.file, loaded.model).plan()
+    plan = training_plan(training_for(loaded.file, loaded.model))
     ends_in = None
     if graph.has_dataflow:
         ends, raw = output_activations(graph)

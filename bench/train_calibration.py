@@ -41,10 +41,12 @@ from actlint.rules.engine import RuleSelection  # noqa: E402
 from actlint.loader.models import load_models  # noqa: E402
 from actlint.options import LintOptions  # noqa: E402
 from actlint.pipeline import lint_paths  # noqa: E402
-from actlint.rules.families.training import (  # noqa: E402
-    CannotFitBatch, RNNWithoutClipping, TrainingDiverges, UpdateRatioOutOfRange,
+from actlint.rules.families.training_measured import (  # noqa: E402
+    CannotFitBatch, TrainingDiverges, UpdateRatioOutOfRange,
 )
-from actlint.source.training_setup import training_for  # noqa: E402
+from actlint.rules.families.training_static import RNNWithoutClipping  # noqa: E402
+from actlint.probe.replay import training_plan  # noqa: E402
+from actlint.source.pairing import training_for  # noqa: E402
 
 CORPUS = REPO / "tests" / "train_corpus"
 PROBE_RULES = ("ACT806", "ACT851", "ACT852", "ACT853")
@@ -180,7 +182,7 @@ def real_training(case: Case, example: torch.Tensor) -> tuple[float, float, bool
     """(held-out accuracy, majority share, loss stayed finite, optimizer) of a real run."""
     loaded = _model(case.path, seed=0)
     model = loaded.model
-    plan = training_for(loaded.file, model).plan()
+    plan = training_plan(training_for(loaded.file, model))
     teacher = _model(case.teacher, seed=123).model.eval()
     gen = torch.Generator().manual_seed(1)
     shape = tuple(example.shape[1:])

@@ -492,7 +492,7 @@ def test_a_healthy_lstm_whose_gradient_norm_grows_while_it_fits_is_not_diverging
 
 def test_json_stays_strict_when_the_training_probe_diverges(tmp_path):
     """NaN/Inf losses and growths are strings in the document (no NaN/Infinity tokens)."""
-    from actlint.rules.families.training import TrainingDiverges
+    from actlint.rules.families.training_measured import TrainingDiverges
 
     write_model(tmp_path, TrainingDiverges.invalid[0].source)
     result = invoke(str(tmp_path / "model.py"), "--format", "json")

@@ -32,7 +32,7 @@ class LoadSettings:
     memory_budget: int | None = None  # bytes of weights above which a model is linted on meta; None: default
 
 
-@dataclass
+@dataclass(eq=False)  # identity: per-file analyses are cached by the file object
 class LoadedFile:
     """A loaded user file: its path, text, namespace and what loading ran, skipped or fenced."""
 

@@ -3,7 +3,7 @@
 ``run_training_probe(model, inputs, plan, settings)`` answers "will it train?" the way a
 practitioner checks it by hand: can the network, with the optimizer the file builds,
 memorise one small batch? It returns an immutable :class:`TrainingReport`. It measures;
-it never judges (ACT851-853 and ACT806 do, in :mod:`actlint.rules.families.training`).
+it never judges (ACT851-853 and ACT806 do, in :mod:`actlint.rules.families.training_measured`).
 
 How it works, and why:
 

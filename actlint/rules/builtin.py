@@ -19,7 +19,8 @@ RULE_MODULES = (
     "actlint.rules.families.init",
     "actlint.rules.families.loss",
     "actlint.rules.families.measured",
-    "actlint.rules.families.training",
+    "actlint.rules.families.training_static",
+    "actlint.rules.families.training_measured",
     "actlint.rules.families.meta",
 )
 

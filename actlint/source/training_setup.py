@@ -17,14 +17,12 @@ pairs each optimizer or loop with the model it concerns.
 from __future__ import annotations
 
 import ast
-import math
-import operator
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from actlint.core.syntax import dotted_name
+from actlint.source.literals import Unresolved, evaluate_literal
 from actlint.source.scopes import enclosing_scope, mentioned_names
-from actlint.source import losses
 
 #: Names of the calls that clip gradients (torch, Lightning, accelerate, fairseq...).
 _CLIP_CALLS = frozenset({"clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "clip_gradients",
@@ -348,8 +346,8 @@ def _is_inverse_255(expr: ast.AST) -> bool:
 
 def _literal(expr: ast.AST) -> Any:
     try:
-        return _evaluate(expr, {})
-    except _Unresolved:
+        return evaluate_literal(expr, {})
+    except Unresolved:
         return None
 
 
@@ -591,259 +589,7 @@ def _model_call_in_loop(function: ast.AST, models: set[str]) -> ast.Call | None:
 # --- values ---------------------------------------------------------------------------------
 
 
-class _Unresolved(Exception):
-    pass
 
 
-_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-           ast.Pow: operator.pow, ast.FloorDiv: operator.floordiv}
-
-
-def _evaluate(expr: ast.AST, lookup: Any) -> Any:
-    """A literal-only evaluator: constants, tuples, arithmetic; names through ``lookup``."""
-    if isinstance(expr, ast.Constant):
-        return expr.value
-    if isinstance(expr, (ast.Tuple, ast.List)):
-        return tuple(_evaluate(e, lookup) for e in expr.elts)
-    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, (ast.USub, ast.UAdd)):
-        value = _evaluate(expr.operand, lookup)
-        return -value if isinstance(expr.op, ast.USub) else value
-    if isinstance(expr, ast.BinOp) and type(expr.op) in _BINARY:
-        left, right = _evaluate(expr.left, lookup), _evaluate(expr.right, lookup)
-        if not all(isinstance(v, (int, float)) for v in (left, right)):
-            raise _Unresolved
-        return _BINARY[type(expr.op)](left, right)
-    if isinstance(expr, (ast.Name, ast.Attribute, ast.Subscript)) and callable(lookup):
-        return lookup(expr)
-    raise _Unresolved
-
-
-class Resolver:
-    """Resolves hyperparameter expressions of one file for one model (see module docstring)."""
-
-    def __init__(self, setup: TrainingSetup, namespace: dict[str, Any], model: Any = None) -> None:
-        self.setup, self.namespace, self.model = setup, namespace, model
-
-    def value(self, expr: ast.AST | None, line: int | None = None) -> tuple[Any, bool]:
-        """``(value, resolved)``."""
-        if expr is None:
-            return None, False
-        self._line = line
-        self._depth = 0
-        try:
-            return _evaluate(expr, self._lookup), True
-        except (_Unresolved, ArithmeticError, TypeError, ValueError):
-            return None, False
-
-    def _lookup(self, expr: ast.AST) -> Any:
-        self._depth += 1
-        if self._depth > 20:
-            raise _Unresolved
-        chain = _chain(expr)
-        if chain is None:
-            raise _Unresolved
-        head, rest = chain[0], chain[1:]
-        if head == "self" and self.model is not None and rest:
-            return _number(_walk(self.model, rest))
-        defaults = self.setup.function_defaults.get(self._line or -1, {})
-        if not rest and head in defaults:
-            return _evaluate(defaults[head], self._lookup)
-        if head in self.namespace:
-            try:
-                return _number(_walk(self.namespace[head], rest))
-            except _Unresolved:
-                pass
-        if not rest and head in self.setup.constants:
-            return _evaluate(self.setup.constants[head], self._lookup)
-        if len(rest) == 1 and rest[0] in self.setup.argparse_defaults:
-            return _evaluate(self.setup.argparse_defaults[rest[0]], self._lookup)
-        raise _Unresolved
-
-
-def _chain(expr: ast.AST) -> list[Any] | None:
-    parts: list[Any] = []
-    while True:
-        if isinstance(expr, ast.Attribute):
-            parts.append(expr.attr)
-            expr = expr.value
-        elif isinstance(expr, ast.Subscript) and isinstance(expr.slice, ast.Constant):
-            parts.append([expr.slice.value])
-            expr = expr.value
-        else:
-            break
-    if not isinstance(expr, ast.Name):
-        return None
-    parts.append(expr.id)
-    return list(reversed(parts))
-
-
-def _walk(obj: Any, parts: Iterable[Any]) -> Any:
-    for part in parts:
-        try:
-            obj = obj[part[0]] if isinstance(part, list) else getattr(obj, part)
-        except Exception:  # noqa: BLE001 - any failure means "not resolvable"
-            raise _Unresolved from None
-    return obj
-
-
-def _number(value: Any) -> Any:
-    if isinstance(value, bool) or isinstance(value, (int, float)) or (
-            isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value)):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise _Unresolved
-        return value
-    raise _Unresolved
-
-
-# --- pairing with a model -------------------------------------------------------------------
-
-
-def concerns(site: Site, mine: set[str], everyone: set[str], extra: Iterable[str] = ()) -> bool:
-    """Does a site concern the model known by ``mine``? (``extra``: names the call itself mentions.)"""
-    extra = set(extra)
-    direct = extra & (everyone | mine)
-    if direct:
-        return bool(direct & mine)
-    return losses.applies_to(
-        losses.LossUse("", "", site.line, site.column, site.placement, site.scope_names), mine, everyone)
-
-
-#: Optimizer keywords the probe never replays (device-specific implementations, state handling).
-_NOT_REPLAYED = frozenset({"params", "fused", "foreach", "capturable", "differentiable"})
-
-
-@dataclass
-class ModelTraining:
-    """The parts of a file's training setup that concern one model, and the plan to replay it."""
-
-    setup: TrainingSetup
-    optimizers: list[OptimizerUse]
-    clipping: list[ClippingUse]
-    loops: list[LoopUse]
-    evaluations: list[EvaluationUse]
-    inputs: list[InputIssue]
-    losses: list["losses.LossUse"]
-    resolver: Resolver
-    #: The names the file knows this model by (its class, module-level names, its factory).
-    mine: frozenset[str] = frozenset()
-
-    @property
-    def trains(self) -> bool:
-        """Does the file train this model (an optimizer for it, or a training loop)?"""
-        return bool(self.optimizers or self.loops)
-
-    @property
-    def clips(self) -> bool:
-        return bool(self.clipping) or self.setup.trainer_clips
-
-    def optimizer(self) -> OptimizerUse | None:
-        """The optimizer the probe replays: one that names this model (its parameters argument or
-        its scope) before one that merely shares the file; torch.optim classes first."""
-        ranked = sorted(self.optimizers, key=lambda o: (not (o.param_names | o.site.scope_names) & self.mine,
-                                                         not o.is_torch))
-        return ranked[0] if ranked else None
-
-    def hyperparameters(self, use: OptimizerUse) -> tuple[dict[str, Any], list[str]]:
-        """Resolved hyperparameters of ``use``, and the names that did not resolve."""
-        values: dict[str, Any] = {}
-        unresolved: list[str] = []
-        for name, expr in use.arguments:
-            if name in _NOT_REPLAYED:
-                continue
-            value, ok = self.resolver.value(expr, use.site.line)
-            if ok and value is not None:
-                values[name] = value
-            else:
-                unresolved.append(name)
-        return values, unresolved
-
-    def plan(self) -> "Any":
-        """The :class:`~actlint.probe.training.TrainingPlan` that replays this setup."""
-        from actlint.probe.training import TrainingPlan
-
-        notes: list[str] = []
-        loss = self.losses[0] if self.losses else None
-        loss_kw: dict[str, Any] = dict(loss=loss.kind, loss_origin=f"the file (line {loss.line})") if loss else {}
-        clip_kw = self._clipping(notes)
-        use = self.optimizer()
-        if use is None:
-            return TrainingPlan(notes=tuple(notes), **loss_kw, **clip_kw)
-        values, unresolved = self.hyperparameters(use)
-        if unresolved:
-            notes.append(f"{use.name} arguments not resolved to values (defaults used): {', '.join(unresolved)}")
-        if not use.is_torch:
-            return TrainingPlan(optimizer=use.name, optimizer_origin=f"the file (line {use.site.line})",
-                                notes=tuple(notes), **loss_kw, **clip_kw)
-        # The file's learning rate: a resolved value, or the class default when the call passes none
-        # (that is the user's setup too); an lr expression that did not resolve is not known.
-        lr_explicit = "lr" in values or "lr" not in unresolved
-        if "lr" not in values:
-            values["lr"] = _default_lr(use.name)
-        ordered = (("lr", values.pop("lr")),) + tuple(values.items())
-        return TrainingPlan(optimizer=use.name, hyperparameters=ordered, lr_explicit=lr_explicit,
-                            optimizer_origin=f"the file (line {use.site.line})", notes=tuple(notes),
-                            **loss_kw, **clip_kw)
-
-    def _clipping(self, notes: list[str]) -> dict[str, Any]:
-        for use in self.clipping:
-            value, ok = self.resolver.value(use.limit, use.site.line)
-            if ok and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-                return {"clip_value" if use.kind == "value" else "clip_norm": float(value)}
-        if self.clipping or self.setup.trainer_clips:
-            if self.clipping:
-                notes.append("gradient clipping limit not resolved: clipped at norm 1.0")
-            return {"clip_norm": 1.0}
-        return {}
-
-
-def _default_lr(name: str) -> float:
-    import inspect
-
-    import torch
-
-    try:
-        default = inspect.signature(getattr(torch.optim, name).__init__).parameters["lr"].default
-        return float(default)
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return 1e-3
-
-
-def training_for(file: Any, model: Any) -> ModelTraining:
-    """The training setup of ``file`` that concerns ``model`` (parsed once per file, paired once per model)."""
-    from actlint.loader.provenance import module_construction_site
-
-    cache = file.__dict__.setdefault("_training_cache", {})
-    key = id(model)
-    if key in cache and cache[key][0] is model:
-        return cache[key][1]
-    setup = cache.get("setup")
-    if setup is None:
-        setup = cache["setup"] = read_training_setup(file.source, file.namespace)
-    site = module_construction_site(model)
-    line = site.line if site is not None and site.file == str(file.path) else None
-    mine = losses.model_identifiers(model, file.namespace, file.source, line)
-    everyone = losses.all_model_identifiers(file.namespace) | mine
-    uses = cache.get("losses")
-    if uses is None:
-        uses = cache["losses"] = losses.find_losses(file.source, file.namespace)
-
-    def keep(items: Iterable[Any], site_of: Any = lambda item: item.site, extra: Any = lambda item: ()) -> list:
-        return [i for i in items if concerns(site_of(i), mine, everyone, extra(i))]
-
-    training = ModelTraining(
-        setup=setup,
-        optimizers=keep(setup.optimizers, extra=lambda o: o.param_names),
-        clipping=keep(setup.clipping),
-        loops=keep(setup.loops),
-        evaluations=keep(setup.evaluations),
-        inputs=keep(setup.inputs),
-        losses=[u for u in uses if losses.applies_to(u, mine, everyone)],
-        resolver=Resolver(setup, file.namespace, model),
-        mine=frozenset(mine),
-    )
-    cache[key] = (model, training)
-    return training
-
-
-__all__ = ["ModelTraining", "training_for", "TrainingSetup", "OptimizerUse", "ClippingUse", "LoopUse", "EvaluationUse", "InputIssue", "Site",
-           "Resolver", "read_training_setup", "concerns", "is_eval_function"]
+__all__ = ["TrainingSetup", "OptimizerUse", "ClippingUse", "LoopUse", "EvaluationUse", "InputIssue", "Site",
+           "read_training_setup", "is_eval_function"]

@@ -14,14 +14,10 @@ from actlint.graph.view import GraphView, OpNode
 from actlint.core.location import SourceLocation
 from actlint.graph.queries import output_activations
 from actlint.rules.base import Example, Rule, RuleContext
-
-#: Ops between the output activation and the model's return that change nothing about it.
-
+from actlint.source.pairing import training_for
 
 def losses_for(ctx: RuleContext) -> list[losses.LossUse]:
     """The loss uses in the user's file that concern this model (paired once per model)."""
-    from actlint.source.training_setup import training_for
-
     return training_for(ctx.file, ctx.model).losses
 
 
