@@ -22,7 +22,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from actlint.probe.gradient import resolve_device  # noqa: E402
+from actlint.probe.device import resolve_device  # noqa: E402
 from actlint.probe.training import TrainingPlan, TrainingSettings, run_training_probe  # noqa: E402
 
 

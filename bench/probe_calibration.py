@@ -40,7 +40,7 @@ def planted(path: Path) -> tuple[str, ...]:
 
 def reports(path: Path) -> list:
     run = lint_paths([str(path)], LintOptions(selection=RuleSelection(select=("ACT7",))))
-    return [(f"{path.stem}::{m.name}", m.extra["probe_report"]) for m in run.models if m.extra["probe_report"].ok]
+    return [(f"{path.stem}::{m.name}", m.probe_report) for m in run.models if m.probe_report.ok]
 
 
 def stats(report) -> dict[str, float | None]:

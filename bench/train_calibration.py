@@ -220,7 +220,7 @@ def real_training(case: Case, example: torch.Tensor) -> tuple[float, float, bool
 def probe(case: Case) -> tuple[dict, list, torch.Tensor]:
     run = lint_paths([str(case.path)], LintOptions(selection=RuleSelection(select=("ACT8",))))
     (model,) = run.models
-    report = model.extra["probe_report"]
+    report = model.probe_report
     training = report.training
     # ACT802 counts when the training probe confirmed it (the gradient norm of an unclipped RNN grew).
     fired = sorted({f.rule for f in model.findings if f.rule in PROBE_RULES

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 
 import actlint
-from conftest import cli_json, write_model
+from helpers import cli_json, write_model
 
 THIS_FILE = Path(__file__)
 

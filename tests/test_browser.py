@@ -28,7 +28,7 @@ from actlint.options import LintOptions
 from actlint.pipeline import lint_paths
 from actlint.report.html import write_html_reports
 
-from conftest import REPO
+from helpers import REPO
 
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser") if shutil.which(name)), None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")

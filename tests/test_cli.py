@@ -11,7 +11,7 @@ from actlint.cli import main
 from actlint.core.findings import Finding, ProbeStatus, ProbeVerdict, Severity
 from actlint.report.text import format_finding
 
-from conftest import BROKEN, HEALTHY, REPO, run_cli, write_model
+from helpers import BROKEN, HEALTHY, REPO, run_cli, write_model
 
 
 def _has_probe_flag() -> bool:

@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from actlint.cli import main
-from actlint.config import Config, SelectionLayer, discover, find_config, load_config, resolve_selection
+from actlint.config import Config, discover, find_config, load_config
+from actlint.options import SelectionLayer, resolve_selection
 from actlint.rules.registry import default_registry
 
-from conftest import write_model
+from helpers import write_model
 
 REGISTRY = default_registry()
 

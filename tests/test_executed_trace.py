@@ -14,7 +14,7 @@ from actlint.rules.engine import RuleSelection
 from actlint.options import LintOptions
 from actlint.pipeline import lint_paths
 from actlint.trace import trace_executed, trace_model
-from conftest import invoke_cli, lint_source, write_model
+from helpers import invoke_cli, lint_source, write_model
 
 REAL_FILES = Path(__file__).parent / "real_files"
 

@@ -21,7 +21,7 @@ import torch.nn as nn
 
 from actlint.graph.view import parameter_count
 from actlint.loader.models import load_models
-from conftest import invoke_cli, run_cli, write_model
+from helpers import invoke_cli, run_cli, write_model
 
 CORPUS = Path(__file__).parent / "faithful"
 

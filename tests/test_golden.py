@@ -15,7 +15,7 @@ import pytest
 
 from actlint.rules.registry import default_registry
 
-from conftest import REPO, run_cli
+from helpers import REPO, run_cli
 
 GOLDEN = REPO / "tests" / "golden"
 UPDATE = os.environ.get("ACTLINT_UPDATE_GOLDEN") == "1"

@@ -25,7 +25,7 @@ import pytest
 
 from actlint.graph.view import parameter_count
 from actlint.loader.models import load_models
-from conftest import invoke_cli
+from helpers import invoke_cli
 
 CORPUS = Path(__file__).parent / "held_out"
 

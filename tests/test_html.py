@@ -17,7 +17,7 @@ from actlint.probe.reports import LayerStats, ProbeReport
 from actlint.report.html import default_report_path, render_html, write_html_reports
 from actlint.report.html_charts import MAX_POINTS, activation_health_chart, gradient_flow_chart, make_bins
 
-from conftest import invoke_cli, run_cli, write_model
+from helpers import invoke_cli, run_cli, write_model
 
 # Vanishing gradients through a sigmoid stack, a softmax in a hidden layer, tanh: static and
 # measured findings, confirmed and measured probe statuses.

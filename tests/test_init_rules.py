@@ -17,7 +17,7 @@ from actlint.probe.symmetry import measure_symmetry
 from actlint.rules.families.init import symmetry_verdict
 from actlint.trace import trace_model
 
-from conftest import lint_source
+from helpers import lint_source
 
 INIT = ("ACT301", "ACT302", "ACT303", "ACT304")
 

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("lightning")
 
-from conftest import invoke_cli, write_model  # noqa: E402
+from helpers import invoke_cli, write_model  # noqa: E402
 
 pytestmark = pytest.mark.zoo
 

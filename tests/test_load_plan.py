@@ -19,7 +19,7 @@ from actlint.loader.models import load_models
 from actlint.loader.build import default_arguments, parse_size, unwrap
 from actlint.loader.plan import plan_module
 from actlint.loader.selectors import parse_selector, split_selector
-from conftest import invoke_cli, write_model
+from helpers import invoke_cli, write_model
 
 
 def ran(source: str) -> list[str]:

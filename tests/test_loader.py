@@ -10,7 +10,7 @@ import pytest
 from actlint.core.errors import UserError
 from actlint.loader.models import load_models
 
-from conftest import invoke_cli as invoke, run_cli, write_model
+from helpers import invoke_cli as invoke, run_cli, write_model
 
 MLP = """
 import torch.nn as nn

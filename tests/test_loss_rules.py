@@ -18,7 +18,7 @@ from actlint.rules.base import RuleContext
 from actlint.rules.families.loss import SoftmaxWrongDim
 from actlint.trace import trace_model
 
-from conftest import lint_source
+from helpers import lint_source
 
 LOSS = ("ACT401", "ACT402")
 

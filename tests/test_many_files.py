@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from actlint.cli import main
 from actlint.files.discovery import GlobPattern, PatternList
 
-from conftest import REPO, run_cli, write_model
+from helpers import REPO, run_cli, write_model
 
 HEALTHY = """
 import torch.nn as nn

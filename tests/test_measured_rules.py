@@ -15,7 +15,7 @@ import pytest
 from actlint.rules.engine import RuleSelection
 from actlint.options import LintOptions
 from actlint.pipeline import lint_paths
-from tests.conftest import REPO, lint_source, run_cli, write_model
+from helpers import REPO, lint_source, run_cli, write_model
 
 PROBE_CORPUS = REPO / "tests" / "probe_corpus"
 HEALTHY = sorted((REPO / "tests" / "corpus").glob("healthy_*.py")) + sorted(PROBE_CORPUS.glob("healthy_*.py"))

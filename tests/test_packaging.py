@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BROKEN, REPO
+from helpers import BROKEN, REPO
 
 pytestmark = pytest.mark.slow
 

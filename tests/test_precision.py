@@ -14,7 +14,7 @@ from actlint.core.findings import Severity
 from actlint.options import LintOptions
 from actlint.pipeline import lint_paths
 
-from conftest import lint_source
+from helpers import lint_source
 
 CORPUS = Path(__file__).parent / "corpus"
 HEALTHY = sorted(CORPUS.glob("healthy_*.py"))

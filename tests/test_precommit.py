@@ -23,7 +23,7 @@ from actlint.files.prefilter import FACTORY_NAMES as LOADER_FACTORY_NAMES
 from actlint.pipeline import expand_targets
 from actlint.files.prefilter import FACTORY_NAMES, filtered_out, looks_like_model_file
 
-from conftest import invoke_cli as invoke, run_cli, write_model
+from helpers import invoke_cli as invoke, run_cli, write_model
 
 pre_commit = pytest.importorskip("pre_commit", reason="pre-commit is in the test extra: pip install -e .[test]")
 import precommit_support as support  # noqa: E402 - needs pre_commit (and its yaml) importable

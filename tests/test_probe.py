@@ -10,8 +10,10 @@ import torch
 import torch.nn as nn
 
 from actlint.core.errors import UserError
-from actlint.probe.gradient import ProbeSettings, linearity_test, resolve_device, run_probe, segment_linearity
-from tests.conftest import lint_source, run_cli, write_model
+from actlint.probe.device import resolve_device
+from actlint.probe.gradient import ProbeSettings, run_probe
+from actlint.probe.linearity import linearity_test, segment_linearity
+from helpers import lint_source, run_cli, write_model
 
 
 class SmallCNN(nn.Module):
@@ -342,7 +344,8 @@ def test_timeout_is_one_line_in_the_summary(tmp_path):
 
 def test_expensive_models_get_fewer_passes_by_estimated_flops_not_by_time():
     """The probe's work is planned from the layers' cost (deterministic), never from a stopwatch."""
-    from actlint.probe.gradient import estimated_macs, ActivationRecorder
+    from actlint.probe.gradient import estimated_macs
+    from actlint.probe.recorder import ActivationRecorder
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.Flatten(),

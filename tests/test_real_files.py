@@ -23,7 +23,7 @@ import torch
 from actlint.loader.loaded import LoadSettings
 
 from actlint.loader.models import load_models
-from conftest import invoke_cli, run_cli
+from helpers import invoke_cli, run_cli
 
 CORPUS = Path(__file__).parent / "real_files"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import actlint
-from conftest import invoke_cli, write_model
+from helpers import invoke_cli, write_model
 
 DEEP_PLAIN_WITH_BN = """
 import torch.nn as nn

@@ -13,7 +13,7 @@ from actlint.options import LintOptions
 from actlint.pipeline import lint_paths
 from actlint.rules.registry import default_registry
 
-from conftest import write_model
+from helpers import write_model
 
 REGISTRY = default_registry()
 
@@ -44,13 +44,22 @@ def _lint_example(tmp_path, rule, example, tracer="auto"):
         # Where the example's inputs can be found, the executed trace is what the rule saw.
         for m in run.models:
             assert m.trace == "executed" or not _had_inputs(m), (m.trace, m.inputs, m.notes)
-    return [f for f in run.findings() if f.rule == rule.id]
+    return [f for f in run.findings() if f.rule == rule.id], run
+
+
+def _assert_rule_ran(rule, run) -> None:
+    """A VALID example proves nothing when the rule was skipped (no shapes, no probe run) or raised."""
+    assert run.models, f"{rule.id}: the example built no model"
+    for model in run.models:
+        assert rule.id not in model.skipped_rules, f"{rule.id} did not run: {model.skipped_rules[rule.id]}"
+        crashed = [n for n in model.notes if n.startswith(f"rule {rule.id} was skipped")]
+        assert not crashed, crashed
 
 
 @TRACERS
 @pytest.mark.parametrize("rule, example", list(_cases("invalid")))
 def test_invalid_example_fires(tmp_path, rule, example, tracer):
-    findings = _lint_example(tmp_path, rule, example, tracer)
+    findings, _ = _lint_example(tmp_path, rule, example, tracer)
     assert findings, f"{rule.id} did not fire on its INVALID example:\n{example.source}"
     if example.line is not None:
         lines = sorted({f.location.line for f in findings})
@@ -60,8 +69,9 @@ def test_invalid_example_fires(tmp_path, rule, example, tracer):
 @TRACERS
 @pytest.mark.parametrize("rule, example", list(_cases("valid")))
 def test_valid_example_is_quiet(tmp_path, rule, example, tracer):
-    findings = _lint_example(tmp_path, rule, example, tracer)
+    findings, run = _lint_example(tmp_path, rule, example, tracer)
     assert not findings, [f.message for f in findings]
+    _assert_rule_ran(rule, run)
 
 
 @pytest.mark.parametrize("rule", list(REGISTRY), ids=lambda r: r.id)

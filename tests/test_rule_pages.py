@@ -11,7 +11,7 @@ from actlint.rules import docs
 from actlint.cli import main
 from actlint.rules.registry import default_registry
 
-from conftest import REPO, run_cli
+from helpers import REPO, run_cli
 
 BUILTIN = list(docs.builtin_registry())
 PAGES_DIR = REPO / "rules"

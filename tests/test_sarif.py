@@ -23,7 +23,7 @@ from actlint.report.sarif import FINGERPRINT_KEY, SRCROOT, run_to_sarif, write_s
 from actlint.core.results import LintRun, ModelResult, RunError
 from actlint.rules.registry import default_registry
 
-from conftest import BROKEN, HEALTHY, run_cli, write_model
+from helpers import BROKEN, HEALTHY, run_cli, write_model
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 

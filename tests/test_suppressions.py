@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from actlint.cli import main
 from actlint.rules.suppressions import Directive, parse_directives
 
-from conftest import lint_source, write_model
+from helpers import lint_source, write_model
 
 # A class model: the softmax is constructed on line 7 and applied on line 11.
 CLASS_MODEL = """

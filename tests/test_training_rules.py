@@ -21,7 +21,7 @@ from actlint.pipeline import lint_paths
 from actlint.probe.training import TrainingPlan, TrainingSettings, make_objective, run_training_probe
 from actlint.source.training_setup import read_training_setup
 
-from conftest import invoke_cli as invoke, write_model
+from helpers import invoke_cli as invoke, write_model
 
 SCRIPT = """
 import argparse
@@ -394,7 +394,7 @@ def test_flop_budgets_scale_with_the_device(monkeypatch):
     monkeypatch.setattr("actlint.probe.training.resolve_device", lambda spec: torch.device("cuda"))
     report = tp.run_training_probe(nn.Linear(4, 2), (torch.randn(8, 4),))
     assert report.status == "error"  # no CUDA here: moving the copy fails, after the budgets are set
-    assert seen["flop_budget"] == tp.CPU_FLOP_BUDGET * tp.CUDA_FACTOR
+    assert seen["flop_budget"] == tp.CPU_FLOP_BUDGET * tp.CUDA_SPEEDUP
 
 
 def test_api_lint_reads_the_model_files_training_code():

@@ -20,7 +20,7 @@ from actlint.core.findings import Severity  # noqa: E402
 from actlint.options import LintOptions  # noqa: E402
 from actlint.pipeline import lint_paths  # noqa: E402
 
-from conftest import write_model  # noqa: E402
+from helpers import write_model  # noqa: E402
 
 pytestmark = pytest.mark.zoo
 

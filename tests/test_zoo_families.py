@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from conftest import invoke_cli, write_model
+from helpers import invoke_cli, write_model
 
 CAIT = """
 import torch

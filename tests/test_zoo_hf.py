@@ -12,7 +12,7 @@ import pytest
 
 transformers = pytest.importorskip("transformers")
 
-from conftest import invoke_cli, write_model  # noqa: E402
+from helpers import invoke_cli, write_model  # noqa: E402
 
 pytestmark = pytest.mark.zoo
 

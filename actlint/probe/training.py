@@ -451,28 +451,14 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
             gen = torch.Generator().manual_seed(settings.seed)
             student = copy.deepcopy(model).to(device).train()
             initial = copy.deepcopy(student.state_dict())
-            batch = to_device(inputs, device)
-            old_batch = batch_of(inputs)
-            if old_batch < settings.min_batch:
-                # Two samples are memorised by learning the label frequencies alone: the fixed
-                # batch gets at least min_batch samples, drawn like the example inputs.
-                batch = to_device(resample(inputs, gen, settings.min_batch, old_batch), device)
-                notes.append(f"the batch of {old_batch} example inputs was resampled to {settings.min_batch} samples")
+            batch = _fixed_batch(inputs, gen, settings, device, notes)
             with torch.no_grad():
                 out = primary_output(student(*batch), need_grad=False)
             if out is None:
                 return TrainingReport.not_run("skipped", "no floating output depends on trainable parameters", **base)
             if ends_in is None and _looks_like_probabilities(out):
                 ends_in = "softmax"  # the first of several outputs (the graph saw a raw one too)
-            kind = plan.loss or match_loss(out, ends_in)
-            mismatch = _loss_mismatch(kind, out, ends_in) if plan.loss else None
-            if mismatch:
-                # A GAN's BCE takes the discriminator's output, not the generator's; an
-                # actor-critic's value loss takes its second output, not the action probabilities.
-                kind = match_loss(out, ends_in)
-                base["loss_origin"] = f"matched to the output {tuple(out.shape)}: the file's {plan.loss} loss {mismatch}"
-            elif plan.loss is None:
-                base["loss_origin"] = f"matched to the output {tuple(out.shape)}: the file uses no loss actlint knows"
+            kind = _loss_kind(plan, out, ends_in, base)
             # The sample dim of the output: the one of the inferred batch size (time-first RNNs: dim 1).
             batch_dim = 1 if (out.dim() >= 3 and out.shape[0] != settings.batch_size
                               and out.shape[1] == settings.batch_size) else 0
@@ -485,26 +471,12 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
 
             trainer = _Trainer(student, cls, hyper, objective, batch, plan, deadline, fits)
             first, steps, max_steps = trainer.run(plan.lr, settings.steps, settings.max_steps, settings=settings)
-            sweep: list[TrainingRun] = []
-            sweep_complete = True
             # Not fitted: the same steps at other learning rates. With the file's rate that is
             # ACT806's evidence; with a default one it tells a slow optimizer from a model that
             # cannot learn at any rate (ACT852).
+            sweep, sweep_complete = ([], True)
             if plan.lr and not fits(first):
-                spent = trainer.step_flops * len(first.losses)
-                for lr in _sweep_order(first, plan.lr, settings):
-                    if spent + trainer.step_flops * max_steps > (settings.sweep_flop_budget or math.inf):
-                        sweep_complete = False
-                        notes.append(f"learning-rate sweep stopped after {len(sweep)} of "
-                                     f"{2 * settings.sweep_decades} rates: over its budget of "
-                                     f"{settings.sweep_flop_budget / 1e9:.3g} GFLOPs")
-                        break
-                    spent += trainer.step_flops * max_steps
-                    student.load_state_dict(initial)
-                    run, _, _ = trainer.run(lr, steps, max_steps)
-                    sweep.append(run)
-                    if fits(run):
-                        break
+                sweep, sweep_complete = _sweep(trainer, first, plan.lr, (steps, max_steps), initial, settings, notes)
             if trainer.cut_short:
                 notes.append(trainer.cut_short)
     except _TooExpensive as exc:
@@ -522,6 +494,55 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
         steps=steps, steps_wanted=settings.steps, sweep_complete=sweep_complete,
         seconds=time.perf_counter() - start, run=first, sweep=tuple(sweep), notes=tuple(notes), **base,
     )
+
+
+def _fixed_batch(inputs: tuple[Any, ...], gen: torch.Generator, settings: TrainingSettings, device: torch.device,
+                 notes: list[str]) -> tuple[Any, ...]:
+    """The one batch the probe trains on: the example inputs, resampled up to ``min_batch`` samples.
+
+    Two samples are memorised by learning the label frequencies alone: the fixed batch gets
+    at least ``min_batch`` samples, drawn like the example inputs.
+    """
+    old_batch = batch_of(inputs)
+    if old_batch >= settings.min_batch:
+        return to_device(inputs, device)
+    notes.append(f"the batch of {old_batch} example inputs was resampled to {settings.min_batch} samples")
+    return to_device(resample(inputs, gen, settings.min_batch, old_batch), device)
+
+
+def _loss_kind(plan: TrainingPlan, out: torch.Tensor, ends_in: str | None, base: dict[str, Any]) -> str:
+    """The file's loss when it fits the output, else one matched to the output (``base`` says why)."""
+    kind = plan.loss or match_loss(out, ends_in)
+    mismatch = _loss_mismatch(kind, out, ends_in) if plan.loss else None
+    if mismatch:
+        # A GAN's BCE takes the discriminator's output, not the generator's; an
+        # actor-critic's value loss takes its second output, not the action probabilities.
+        kind = match_loss(out, ends_in)
+        base["loss_origin"] = f"matched to the output {tuple(out.shape)}: the file's {plan.loss} loss {mismatch}"
+    elif plan.loss is None:
+        base["loss_origin"] = f"matched to the output {tuple(out.shape)}: the file uses no loss actlint knows"
+    return kind
+
+
+def _sweep(trainer: "_Trainer", first: TrainingRun, lr: float, steps: tuple[int, int], initial: dict[str, Any],
+           settings: TrainingSettings, notes: list[str]) -> tuple[list[TrainingRun], bool]:
+    """The same steps at other learning rates, until one fits or the sweep's FLOP budget is spent."""
+    wanted, max_steps = steps
+    sweep: list[TrainingRun] = []
+    spent = trainer.step_flops * len(first.losses)
+    for rate in _sweep_order(first, lr, settings):
+        if spent + trainer.step_flops * max_steps > (settings.sweep_flop_budget or math.inf):
+            notes.append(f"learning-rate sweep stopped after {len(sweep)} of "
+                         f"{2 * settings.sweep_decades} rates: over its budget of "
+                         f"{settings.sweep_flop_budget / 1e9:.3g} GFLOPs")
+            return sweep, False
+        spent += trainer.step_flops * max_steps
+        trainer.model.load_state_dict(initial)
+        run, _, _ = trainer.run(rate, wanted, max_steps)
+        sweep.append(run)
+        if trainer.fits(run):
+            break
+    return sweep, True
 
 
 def _looks_like_probabilities(out: torch.Tensor) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from actlint.probe.reports import LayerStats, ProbeReport
 
@@ -337,13 +337,7 @@ def gradient_flow_chart(report: ProbeReport, options: dict[str, dict]) -> Chart:
             lines.append((reference * t, f"ACT702 exploding: first layer > {t:g} \u00d7 last", "threshold-explode"))
 
     values = [v for s in layers for v in (s.backward_signal, s.weight_grad_rms)] + [v for v, _, _ in lines]
-    scale = LogScale(values, top + 12, bottom - 12)  # 12 units of room for the 0/NaN flags
-    panel = Panel(
-        title="",
-        y_label="gradient RMS (log)",
-        x0=LEFT, y0=top, x1=WIDTH - RIGHT, y1=bottom,
-        y_ticks=scale.ticks(), x_ticks=axis.ticks, rotate_x_labels=axis.rotate,
-    )
+    scale, panel = _log_panel("", "gradient RMS (log)", values, top, bottom, axis)
     if not layers:
         panel.empty = "No weight layers were measured (no Linear/Conv/RNN/Embedding layer the probe could hook)."
     else:
@@ -442,6 +436,18 @@ def _percent_panel(report: ProbeReport, options: dict[str, dict], top: float) ->
     return panel, axis.room
 
 
+def _log_panel(title: str, y_label: str, values: list, y0: float, y1: float, axis: Any) -> tuple["LogScale", Panel]:
+    """A log-scaled panel over the layer axis, 12 units of room kept above and below for the 0/NaN flags."""
+    scale = LogScale(values, y0 + 12, y1 - 12)
+    panel = Panel(
+        title=title,
+        y_label=y_label,
+        x0=LEFT, y0=y0, x1=WIDTH - RIGHT, y1=y1,
+        y_ticks=scale.ticks(), x_ticks=axis.ticks, rotate_x_labels=axis.rotate,
+    )
+    return scale, panel
+
+
 def _forward_panel(report: ProbeReport, options: dict[str, dict], top: float) -> tuple[Panel, float]:
     """Forward activation RMS per weight layer with ACT707's bounds; returns the panel and label room."""
     layers = report.weight_layers()
@@ -457,13 +463,7 @@ def _forward_panel(report: ProbeReport, options: dict[str, dict], top: float) ->
         lines = [(reference * low, f"ACT707 collapse: < {low:g} \u00d7 first"),
                  (reference * high, f"ACT707 explosion: > {high:g} \u00d7 first")]
     values = [v for s in layers for v in (s.activation_rms, s.activation_std)] + [v for v, _ in lines]
-    scale = LogScale(values, y0 + 12, y1 - 12)
-    panel = Panel(
-        title="Forward activation RMS per weight layer",
-        y_label="RMS (log)",
-        x0=LEFT, y0=y0, x1=WIDTH - RIGHT, y1=y1,
-        y_ticks=scale.ticks(), x_ticks=axis.ticks, rotate_x_labels=axis.rotate,
-    )
+    scale, panel = _log_panel("Forward activation RMS per weight layer", "RMS (log)", values, y0, y1, axis)
     if not layers:
         panel.empty = "No weight layers were measured."
         return panel, 34

@@ -238,7 +238,13 @@ def _receiver(call: ast.Call) -> str:
 
 
 def read_training_setup(source: str, namespace: dict[str, Any] | None = None) -> TrainingSetup:
-    """What ``source`` says about training (an empty setup when it does not parse)."""
+    """What ``source`` says about training (an empty setup when it does not parse).
+
+    One walk over the tree; each call is read for the optimizer it builds, the scheduler
+    and clipping it sets up and the argparse defaults it declares, and every node for how
+    inputs are scaled (:class:`_InputScaling`). Loops and evaluation functions come from
+    the file's index.
+    """
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -246,92 +252,124 @@ def read_training_setup(source: str, namespace: dict[str, Any] | None = None) ->
     namespace = namespace or {}
     index = _Index(tree, source)
     setup = TrainingSetup()
-    image_sources: list[ast.AST] = []
-    casts: list[ast.AST] = []
-    scaled = False
-    to_tensor: list[ast.AST] = []
-    normalized = False
-    reads_raw_data = any(isinstance(n, ast.Attribute) and n.attr in ("data", "train_data", "test_data")
-                         for n in ast.walk(tree))
+    scaling = _InputScaling(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and node in tree.body:
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     setup.constants[target.id] = node.value
-        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.Mult, ast.FloorDiv)):
-            if _is_255(node.right) or _is_255(node.left) or _is_inverse_255(node.right) or _is_inverse_255(node.left):
-                scaled = True
-        if isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Div, ast.Mult)) and (
-                _is_255(node.value) or _is_inverse_255(node.value)):
-            scaled = True
-        if isinstance(node, ast.Attribute) and node.attr == "uint8":
-            image_sources.append(node)  # np.uint8 / torch.uint8 arrays: 8-bit pixels
+        scaling.visit(node)
         if not isinstance(node, ast.Call):
             continue
         dotted = dotted_name(node.func) or ""
         last = _last(node.func)
+        if last in ("argument", "add_argument") and node.args and isinstance(node.args[0], ast.Constant):
+            _argparse(node, setup)
+        if not _read_optimizer(node, dotted, namespace, index, setup):
+            _read_schedule_and_clipping(node, dotted, last, namespace, index, setup)
+    setup.loops = _loops(index)
+    setup.evaluations = _evaluations(index)
+    setup.inputs.extend(scaling.issues(index))
+    return setup
+
+
+class _InputScaling:
+    """How the file's inputs are scaled: 8-bit images cast to float without /255, ToTensor without Normalize."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.tree = tree
+        self.image_sources: list[ast.AST] = []
+        self.casts: list[ast.AST] = []
+        self.scaled = False
+        self.to_tensor: list[ast.AST] = []
+        self.normalized = False
+        self.reads_raw_data = any(isinstance(n, ast.Attribute) and n.attr in ("data", "train_data", "test_data")
+                                  for n in ast.walk(tree))
+
+    def visit(self, node: ast.AST) -> None:
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.Mult, ast.FloorDiv)):
+            if _is_255(node.right) or _is_255(node.left) or _is_inverse_255(node.right) or _is_inverse_255(node.left):
+                self.scaled = True
+        if isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Div, ast.Mult)) and (
+                _is_255(node.value) or _is_inverse_255(node.value)):
+            self.scaled = True
+        if isinstance(node, ast.Attribute) and node.attr == "uint8":
+            self.image_sources.append(node)  # np.uint8 / torch.uint8 arrays: 8-bit pixels
+        if isinstance(node, ast.Call):
+            self._call(node, _last(node.func), dotted_name(node.func) or "")
+
+    def _call(self, node: ast.Call, last: str, dotted: str) -> None:
         if last in ("div", "div_", "mul", "mul_", "true_divide") and node.args and (
                 _is_255(node.args[0]) or _is_inverse_255(node.args[0])):
-            scaled = True
+            self.scaled = True
         if last in ("ConvertImageDtype", "ToDtype", "Rescale", "rescale", "Normalize", "normalize",
                     "AutoImageProcessor", "AutoFeatureExtractor", "convert_image_dtype", "to_dtype"):
             if last in ("ToDtype", "to_dtype"):
-                scaled = scaled or any(k.arg == "scale" and _truthy(k.value) for k in node.keywords)
+                self.scaled = self.scaled or any(k.arg == "scale" and _truthy(k.value) for k in node.keywords)
             else:
-                scaled = True
+                self.scaled = True
             if last in ("Normalize", "normalize", "AutoImageProcessor", "AutoFeatureExtractor"):
-                normalized = True
+                self.normalized = True
         if last == "ToTensor" or last == "to_tensor":
-            to_tensor.append(node)
+            self.to_tensor.append(node)
         if last in _IMAGE_SOURCES and last != "open" or (last == "open" and dotted.endswith("Image.open")):
-            image_sources.append(node)
-        if last in _TORCHVISION_DATASETS and reads_raw_data:
-            image_sources.append(node)  # MNIST(...).data is uint8 in 0..255, used directly
+            self.image_sources.append(node)
+        if last in _TORCHVISION_DATASETS and self.reads_raw_data:
+            self.image_sources.append(node)  # MNIST(...).data is uint8 in 0..255, used directly
         if last in _FLOAT_CASTS and isinstance(node.func, ast.Attribute) and not node.args:
-            casts.append(node)
+            self.casts.append(node)
         if last in ("to", "type") and any(_last(a) in _FLOAT_CASTS for a in node.args):
-            casts.append(node)
-        if last in ("argument", "add_argument") and node.args and isinstance(node.args[0], ast.Constant):
-            _argparse(node, setup)
-        found = _optimizer_class(dotted, namespace) if dotted else None
-        if found is not None:
-            name, is_torch = found
-            positional = _positional_names(name)
-            arguments = [(positional[i], a) for i, a in enumerate(node.args[1:], start=1) if i < len(positional)]
-            arguments += [(k.arg, k.value) for k in node.keywords if k.arg]
-            params = _names(node.args[0]) if node.args else set()
-            params |= next((_names(k.value) for k in node.keywords if k.arg == "params"), set())
-            setup.optimizers.append(OptimizerUse(index.site(node), name, is_torch, tuple(arguments), frozenset(params)))
-            _remember_defaults(index, node, setup)
-            continue
-        if dotted and _is_scheduler(dotted, namespace):
-            setup.schedulers.append(index.site(node))
-        if last in _CLIP_CALLS:
-            kind = "value" if "value" in last else "norm"
-            limit = node.args[1] if len(node.args) > 1 else next(
-                (k.value for k in node.keywords if k.arg in ("max_norm", "clip_value", "gradient_clip_val")), None)
-            setup.clipping.append(ClippingUse(index.site(node), kind, limit))
-            _remember_defaults(index, node, setup)
-        for k in node.keywords:
-            if k.arg in _CLIP_KEYWORDS and not (isinstance(k.value, ast.Constant) and k.value.value in (None, 0, 0.0, False)):
-                setup.clipping.append(ClippingUse(index.site(node), "norm", k.value))
-                if last in ("Trainer", "TrainingArguments"):
-                    setup.trainer_clips = True
-        if last in _CLIPPING_TRAINERS and _from_transformers(dotted, namespace):
-            if not any(k.arg == "max_grad_norm" for k in node.keywords):
-                setup.trainer_clips = True  # HF's Trainer clips at max_grad_norm=1.0 by default
-    setup.loops = _loops(index)
-    setup.evaluations = _evaluations(index)
-    if image_sources and casts and not scaled:
-        cast = min(casts, key=lambda n: n.lineno)  # type: ignore[attr-defined]
-        setup.inputs.append(InputIssue("unscaled-cast", index.site(cast),
-                                       f"images read at line {image_sources[0].lineno} are 0-255 integers"))  # type: ignore[attr-defined]
-    # Pixels in [0, 1] are what a BCE reconstruction (a VAE's) needs as targets: no Normalize then.
-    bce = any(isinstance(n, ast.Call) and _last(n.func) in ("BCELoss", "binary_cross_entropy")
-              for n in ast.walk(tree))
-    if to_tensor and not normalized and not bce:
-        setup.inputs.append(InputIssue("no-normalize", index.site(to_tensor[0]), "ToTensor() scales to [0, 1]"))
-    return setup
+            self.casts.append(node)
+
+    def issues(self, index: "_Index") -> list[InputIssue]:
+        found = []
+        if self.image_sources and self.casts and not self.scaled:
+            cast = min(self.casts, key=lambda n: n.lineno)  # type: ignore[attr-defined]
+            found.append(InputIssue("unscaled-cast", index.site(cast),
+                                    f"images read at line {self.image_sources[0].lineno} are 0-255 integers"))  # type: ignore[attr-defined]
+        # Pixels in [0, 1] are what a BCE reconstruction (a VAE's) needs as targets: no Normalize then.
+        bce = any(isinstance(n, ast.Call) and _last(n.func) in ("BCELoss", "binary_cross_entropy")
+                  for n in ast.walk(self.tree))
+        if self.to_tensor and not self.normalized and not bce:
+            found.append(InputIssue("no-normalize", index.site(self.to_tensor[0]), "ToTensor() scales to [0, 1]"))
+        return found
+
+
+def _read_optimizer(node: ast.Call, dotted: str, namespace: dict[str, Any], index: "_Index", setup: TrainingSetup) -> bool:
+    """Record the optimizer ``node`` builds, if it builds one (True then)."""
+    found = _optimizer_class(dotted, namespace) if dotted else None
+    if found is None:
+        return False
+    name, is_torch = found
+    positional = _positional_names(name)
+    arguments = [(positional[i], a) for i, a in enumerate(node.args[1:], start=1) if i < len(positional)]
+    arguments += [(k.arg, k.value) for k in node.keywords if k.arg]
+    params = _names(node.args[0]) if node.args else set()
+    params |= next((_names(k.value) for k in node.keywords if k.arg == "params"), set())
+    setup.optimizers.append(OptimizerUse(index.site(node), name, is_torch, tuple(arguments), frozenset(params)))
+    _remember_defaults(index, node, setup)
+    return True
+
+
+def _read_schedule_and_clipping(node: ast.Call, dotted: str, last: str, namespace: dict[str, Any], index: "_Index",
+                                setup: TrainingSetup) -> None:
+    """Record a scheduler, a clipping call, a clipping keyword or a Trainer that clips by default."""
+    if dotted and _is_scheduler(dotted, namespace):
+        setup.schedulers.append(index.site(node))
+    if last in _CLIP_CALLS:
+        kind = "value" if "value" in last else "norm"
+        limit = node.args[1] if len(node.args) > 1 else next(
+            (k.value for k in node.keywords if k.arg in ("max_norm", "clip_value", "gradient_clip_val")), None)
+        setup.clipping.append(ClippingUse(index.site(node), kind, limit))
+        _remember_defaults(index, node, setup)
+    for k in node.keywords:
+        if k.arg in _CLIP_KEYWORDS and not (isinstance(k.value, ast.Constant) and k.value.value in (None, 0, 0.0, False)):
+            setup.clipping.append(ClippingUse(index.site(node), "norm", k.value))
+            if last in ("Trainer", "TrainingArguments"):
+                setup.trainer_clips = True
+    if last in _CLIPPING_TRAINERS and _from_transformers(dotted, namespace):
+        if not any(k.arg == "max_grad_norm" for k in node.keywords):
+            setup.trainer_clips = True  # HF's Trainer clips at max_grad_norm=1.0 by default
 
 
 def _is_255(expr: ast.AST) -> bool:

@@ -126,6 +126,7 @@ class SoftmaxInHiddenLayer(Rule):
 
     def measure(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
         return confirm_softmax(finding, ctx)
+
     valid = (
         Example(
             """
@@ -288,6 +289,7 @@ class MissingActivation(Rule):
 
     def measure(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
         return confirm_segment_linearity(finding, ctx, SOFTMAX_PASS_THROUGH)
+
     valid = (
         Example(
             """
@@ -503,6 +505,7 @@ class LinearModelCollapse(Rule):
 
     def measure(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
         return confirm_model_linearity(finding, ctx)
+
     valid = (
         Example(
             """
@@ -736,6 +739,7 @@ class TanhHiddenActivation(Rule):
 
     def measure(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
         return confirm_saturation(finding, ctx)
+
     valid = (
         Example(
             """

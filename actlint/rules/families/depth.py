@@ -35,6 +35,7 @@ class DeepSaturatingStack(Rule):
 
     def measure(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
         return confirm_vanishing(finding, ctx, saturation=True)
+
     valid = (
         Example(
             """
@@ -123,6 +124,7 @@ class DeepPlainNetwork(Rule):
 
     def measure(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
         return confirm_vanishing(finding, ctx)
+
     valid = (
         Example(
             """
@@ -199,6 +201,7 @@ class MissingNormalization(Rule):
 
     def measure(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
         return confirm_vanishing(finding, ctx, forward=True)
+
     valid = (
         Example(
             """

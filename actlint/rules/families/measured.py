@@ -23,7 +23,7 @@ from typing import Any, Iterable
 
 from actlint.graph import ops
 from actlint.core.findings import Finding, ProbeStatus, ProbeVerdict, Severity
-from actlint.probe.reports import ProbeReport
+from actlint.probe.reports import LayerStats, ProbeReport
 from actlint.rules.base import Example, Option, Rule, RuleContext
 from actlint.rules.confirmation import forward_endpoints, layer_name, signal_ratio
 
@@ -69,6 +69,11 @@ class _Measured(Rule):
     def report(self, ctx: RuleContext) -> ProbeReport | None:
         probe = ctx.probe
         return probe if probe is not None and probe.ok else None
+
+    def signal_ratio(self, ctx: RuleContext) -> tuple[float, LayerStats, LayerStats] | None:
+        """Backward signal at the first weight layer over the last (ACT701/ACT702), None when unmeasured."""
+        report = self.report(ctx)
+        return signal_ratio(report) if report else None
 
 
 _MLP_HEAD = """
@@ -122,8 +127,7 @@ class VanishingGradients(_Measured):
     )
 
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
-        report = self.report(ctx)
-        measured = signal_ratio(report) if report else None
+        measured = self.signal_ratio(ctx)
         if measured is None:
             return
         ratio, first, last = measured
@@ -178,8 +182,7 @@ class ExplodingGradients(_Measured):
     )
 
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
-        report = self.report(ctx)
-        measured = signal_ratio(report) if report else None
+        measured = self.signal_ratio(ctx)
         if measured is None:
             return
         ratio, first, last = measured

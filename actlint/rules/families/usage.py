@@ -47,6 +47,7 @@ class UnusedModule(Rule):
 
     def measure(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
         return confirm_no_gradient(finding, ctx)
+
     valid = (
         Example(
             """
