@@ -1,6 +1,6 @@
 """Run the real ``pre-commit`` with this repository's hook, without building a hook env.
 
-Used by tests/test_precommit.py and bench/bench_precommit.py.
+Used by tests/e2e/test_precommit.py and bench/bench_precommit.py.
 
 How the hook is exercised: a remote hook (``repo: <url or path>`` plus ``rev``) makes
 pre-commit clone the repository at a committed revision and ``pip install`` it into a

@@ -5,7 +5,7 @@ Every rule carries its documentation (``summary``, ``what``, ``why``, ``instead`
 :mod:`actlint.rules.base`). This module turns that into
 
 * ``rules/ACTxxx-name.md`` pages and the ``rules/README.md`` index (markdown, committed to
-  the repository and kept in sync by ``tests/test_rule_pages.py``);
+  the repository and kept in sync by ``tests/rules/test_rule_pages.py``);
 * the text ``actlint explain ACT101`` prints in a terminal;
 * the ``help.markdown`` of each rule in the SARIF output.
 

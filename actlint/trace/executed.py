@@ -40,7 +40,7 @@ from torch.utils._pytree import tree_flatten
 from actlint.graph import ops
 from actlint.graph.view import GraphView, NodeRef, OpNode
 from actlint.sandbox.preserved import preserved
-from actlint.trace.sites import Site, innermost_site, locate
+from actlint.trace.sites import CallSite, innermost_site, locate
 
 #: Tensor magic methods and the operator fx records for them (reflected ones swap operands).
 _OPERATORS: dict[str, tuple[Any, bool]] = {
@@ -85,7 +85,7 @@ class CallRecorder(TorchFunctionMode):
         self.user_path = user_path
         self.table = table
         self.nodes: list[OpNode] = []
-        self.sites: list[Site | None] = []
+        self.sites: list[CallSite | None] = []
         self.raw_targets: list[Any] = []
         self.producer: dict[int, int] = {}  # id(tensor) -> node index
         self.keep: list[torch.Tensor] = []  # tensors stay alive so their ids are never reused
@@ -95,7 +95,7 @@ class CallRecorder(TorchFunctionMode):
         self.param_names.update({id(b): name for name, b in model.named_buffers(remove_duplicate=False)})
         self.stack: list[str] = []  # paths of the modules whose forward is running
         self.inside_leaf = 0
-        self.leaf_calls: list[tuple[nn.Module, tuple, dict, Site | None]] = []
+        self.leaf_calls: list[tuple[nn.Module, tuple, dict, CallSite | None]] = []
 
     # --- nodes ---------------------------------------------------------------------
 
@@ -129,7 +129,7 @@ class CallRecorder(TorchFunctionMode):
         return self._ref(value)
 
     def _add(self, op: str, kind: str, target: str, *, raw: Any = None, args: tuple = (), kwargs: dict | None = None,
-             module: nn.Module | None = None, module_path: str | None = None, site: Site | None = None) -> int:
+             module: nn.Module | None = None, module_path: str | None = None, site: CallSite | None = None) -> int:
         index = len(self.nodes)
         kwargs = kwargs or {}
         inputs = tuple(dict.fromkeys(r.index for r in _refs((args, kwargs))))
@@ -159,7 +159,7 @@ class CallRecorder(TorchFunctionMode):
             node.shape = tuple(int(d) for d in tensors[0].shape)
             node.dtype = str(tensors[0].dtype).replace("torch.", "")
 
-    def _site(self) -> Site | None:
+    def _site(self) -> CallSite | None:
         return innermost_site(self.user_path, depth=3) if self.user_path else None
 
     # --- inputs, calls, outputs --------------------------------------------------------

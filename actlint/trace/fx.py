@@ -21,9 +21,9 @@ from typing import Any, Iterator, Sequence
 import torch
 import torch.fx as fx
 import torch.nn as nn
-from torch.nn.parameter import is_lazy
 
 from actlint.graph import ops
+from actlint.loader.build import model_bytes
 from actlint.core.errors import one_line
 from actlint.graph.view import GraphView, NodeRef, OpNode
 from actlint.trace.modules import module_tree_view
@@ -293,11 +293,6 @@ def to_meta(value: Any) -> Any:
     return value
 
 
-def _model_bytes(model: nn.Module) -> int:
-    tensors = list(model.parameters()) + list(model.buffers())
-    return sum(t.numel() * t.element_size() for t in tensors if not is_lazy(t))
-
-
 @contextlib.contextmanager
 def _real_pass(model: nn.Module) -> Iterator[None]:
     """One real forward without autograd, in eval mode, the model restored afterwards.
@@ -338,7 +333,7 @@ def forward_error(model: nn.Module, example_inputs: Sequence[Any]) -> str | None
 
 def runs_for_real(model: nn.Module) -> bool:
     """True when shape propagation runs the real model (not the meta device)."""
-    return _model_bytes(model) <= REAL_SHAPE_PASS_MAX_BYTES
+    return model_bytes(model) <= REAL_SHAPE_PASS_MAX_BYTES
 
 
 def propagate_shapes(

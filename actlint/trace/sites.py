@@ -20,10 +20,10 @@ from actlint.loader.provenance import module_construction_site
 from actlint.core.location import SourceLocation
 
 #: (line, start column, end column) of a call in the user's file.
-Site = tuple[int, int, int]
+CallSite = tuple[int, int, int]
 
 
-def innermost_site(user_path: str, depth: int = 2) -> Site | None:
+def innermost_site(user_path: str, depth: int = 2) -> CallSite | None:
     """(line, start column, end column) of the innermost frame running the user's file."""
     frame = sys._getframe(depth)
     while frame is not None:
@@ -39,7 +39,7 @@ def innermost_site(user_path: str, depth: int = 2) -> Site | None:
     return None
 
 
-def locate(node: OpNode, site: Site | None, user_path: str | None, raw_target: Any = None) -> SourceLocation | None:
+def locate(node: OpNode, site: CallSite | None, user_path: str | None, raw_target: Any = None) -> SourceLocation | None:
     """Where ``node`` is applied in the user's file, or where its layer was constructed."""
     if node.op in ("placeholder", "output", "get_attr"):
         return None

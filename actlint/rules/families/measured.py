@@ -84,7 +84,26 @@ def build_model():
 """
 
 
-class VanishingGradients(_Measured):
+class _GradientRatio(_Measured):
+    """ACT701/ACT702: the backward signal at the first weight layer over the last, against a threshold."""
+
+    def check(self, ctx: RuleContext) -> Iterable[Finding]:
+        measured = self.signal_ratio(ctx)
+        if measured is None:
+            return
+        ratio, first, last = measured
+        threshold = self.option("threshold")
+        if self.out_of_range(ratio, threshold):
+            yield _at(ctx, first.path, self.message(ratio, first, last, threshold))
+
+    def out_of_range(self, ratio: float, threshold: float) -> bool:
+        raise NotImplementedError
+
+    def message(self, ratio: float, first: LayerStats, last: LayerStats, threshold: float) -> str:
+        raise NotImplementedError
+
+
+class VanishingGradients(_GradientRatio):
     id = "ACT701"
     name = "vanishing-gradients"
     severity = Severity.ERROR
@@ -126,21 +145,15 @@ class VanishingGradients(_Measured):
         ),
     )
 
-    def check(self, ctx: RuleContext) -> Iterable[Finding]:
-        measured = self.signal_ratio(ctx)
-        if measured is None:
-            return
-        ratio, first, last = measured
-        threshold = self.option("threshold")
-        if ratio < threshold:
-            yield _at(
-                ctx, first.path,
-                f"vanishing gradients: backward signal at {layer_name(first)} is {ratio:.1e} of that at "
-                f"{layer_name(last)} (threshold {threshold:g}); the early layers will barely train",
-            )
+    def out_of_range(self, ratio: float, threshold: float) -> bool:
+        return ratio < threshold
+
+    def message(self, ratio: float, first: LayerStats, last: LayerStats, threshold: float) -> str:
+        return (f"vanishing gradients: backward signal at {layer_name(first)} is {ratio:.1e} of that at "
+                f"{layer_name(last)} (threshold {threshold:g}); the early layers will barely train")
 
 
-class ExplodingGradients(_Measured):
+class ExplodingGradients(_GradientRatio):
     id = "ACT702"
     name = "exploding-gradients"
     severity = Severity.ERROR
@@ -181,18 +194,12 @@ class ExplodingGradients(_Measured):
         ),
     )
 
-    def check(self, ctx: RuleContext) -> Iterable[Finding]:
-        measured = self.signal_ratio(ctx)
-        if measured is None:
-            return
-        ratio, first, last = measured
-        threshold = self.option("threshold")
-        if ratio > threshold:
-            yield _at(
-                ctx, first.path,
-                f"exploding gradients: backward signal at {layer_name(first)} is {ratio:.1e} times that at "
-                f"{layer_name(last)} (threshold {threshold:g})",
-            )
+    def out_of_range(self, ratio: float, threshold: float) -> bool:
+        return ratio > threshold
+
+    def message(self, ratio: float, first: LayerStats, last: LayerStats, threshold: float) -> str:
+        return (f"exploding gradients: backward signal at {layer_name(first)} is {ratio:.1e} times that at "
+                f"{layer_name(last)} (threshold {threshold:g})")
 
 
 class DeadReLU(_Measured):

@@ -25,7 +25,7 @@ from actlint.loader.loaded import LoadSettings
 from actlint.loader.models import load_models
 from helpers import invoke_cli, run_cli
 
-CORPUS = Path(__file__).parent / "real_files"
+CORPUS = Path(__file__).parent.parent / "real_files"
 
 # file -> (model names linted, fragments every model's notes must contain between them)
 LINTED = {
@@ -236,7 +236,7 @@ def test_seven_billion_parameters_on_meta_stay_small(corpus):
                           "model": doc["models"][0]}}))
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).parent)
+                          cwd=Path(__file__).parent.parent)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     model = out["model"]

@@ -25,7 +25,7 @@ from actlint.rules.registry import default_registry
 
 from helpers import BROKEN, HEALTHY, run_cli, write_model
 
-SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+SCHEMA = json.loads((Path(__file__).parent.parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 
 
 # The loss line is a related location of ACT401.

@@ -401,7 +401,7 @@ def test_discover_without_any_file_is_the_default(tmp_path):
 
 
 def test_readme_configuration_example_is_valid(project):
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parent.parent.parent / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Configuration"):]
     block = section[section.index("```toml") + len("```toml"):]
     path = write_config(project, block[:block.index("```")])

@@ -16,7 +16,7 @@ from actlint.pipeline import lint_paths
 
 from helpers import lint_source
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).parent.parent / "corpus"
 HEALTHY = sorted(CORPUS.glob("healthy_*.py"))
 STATIC_RULES = ("ACT1", "ACT2", "ACT5", "ACT6")
 

@@ -16,7 +16,7 @@ from actlint.pipeline import lint_paths
 from actlint.trace import trace_executed, trace_model
 from helpers import invoke_cli, lint_source, write_model
 
-REAL_FILES = Path(__file__).parent / "real_files"
+REAL_FILES = Path(__file__).parent.parent / "real_files"
 
 
 def _only_model(result) -> dict:

@@ -18,7 +18,7 @@ from actlint.rules.engine import RuleSelection
 from actlint.options import LintOptions
 from actlint.pipeline import lint_paths
 
-CORPUS = Path(__file__).parent / "train_corpus"
+CORPUS = Path(__file__).parent.parent / "train_corpus"
 PROBE_RULES = {"ACT806", "ACT851", "ACT852", "ACT853"}
 
 
@@ -40,7 +40,7 @@ def test_training_probe_agrees_with_real_training(path):
 
 def test_ground_truth_of_one_pair_by_real_training():
     """The bench's real training says the dead-bias MLP does not train and its twin does."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent / "bench"))
     import train_calibration as bench
 
     cases = {c.name: c for c in bench.corpus_cases()}

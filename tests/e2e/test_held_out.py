@@ -27,7 +27,7 @@ from actlint.graph.view import parameter_count
 from actlint.loader.models import load_models
 from helpers import invoke_cli
 
-CORPUS = Path(__file__).parent / "held_out"
+CORPUS = Path(__file__).parent.parent / "held_out"
 
 # The repositories whose shapes the corpus keeps (one folder each; tutorials holds hunkim's).
 REPOSITORIES = {

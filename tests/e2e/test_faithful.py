@@ -23,7 +23,7 @@ from actlint.graph.view import parameter_count
 from actlint.loader.models import load_models
 from helpers import invoke_cli, run_cli, write_model
 
-CORPUS = Path(__file__).parent / "faithful"
+CORPUS = Path(__file__).parent.parent / "faithful"
 
 
 def linear(n_in: int, n_out: int) -> int:

@@ -4,7 +4,7 @@ Zero error findings on every one of them, and no warning the probe did not refut
 warnings that remain are justified in the README's zoo table). Needs timm (the zoo extra:
 ``pip install -e ".[zoo]"``); skipped otherwise. About 6 minutes on 2 CPU cores:
 
-    python -m pytest -m zoo tests/test_zoo_timm.py
+    python -m pytest -m zoo tests/zoo/test_zoo_timm.py
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 an ERROR from any rule (healthy well-known architectures must not look broken).
 
 Needs torchvision (``pip install -e .[zoo]``); skipped otherwise. Run with
-``python -m pytest -m zoo tests/test_zoo.py -s`` to see the findings per model and severity.
+``python -m pytest -m zoo tests/zoo/test_zoo.py -s`` to see the findings per model and severity.
 The probe is off by default (80 models on CPU); ``ACTLINT_ZOO_PROBE=1`` turns it on.
 """
 

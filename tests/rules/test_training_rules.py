@@ -18,7 +18,8 @@ import torch.nn as nn
 from actlint.rules.engine import RuleSelection
 from actlint.options import LintOptions
 from actlint.pipeline import lint_paths
-from actlint.probe.training import TrainingPlan, TrainingSettings, make_objective, run_training_probe
+from actlint.probe.objectives import make_objective
+from actlint.probe.training import TrainingPlan, TrainingSettings, run_training_probe
 from actlint.source.training_setup import read_training_setup
 
 from helpers import invoke_cli as invoke, write_model
