@@ -21,7 +21,7 @@ import torch
 
 from actlint.rules.engine import NO_TRAINING, instantiate_rules, run_rules, skipped_note
 from actlint.core.errors import NoModelError, UserError, one_line
-from actlint.core.findings import Finding
+from actlint.core.findings import Finding, ProbeStatus
 from actlint.graph.view import parameter_count
 from actlint.trace.inputs import resolve_inputs
 from actlint.loader.loaded import LoadedModel, LoadSettings, display_path
@@ -352,6 +352,8 @@ def _judged(findings: list[Finding], rules: Sequence[Rule], crashed: dict[str, s
         rule = by_id[finding.rule]
         try:
             finding = finding.with_probe(rule.confirm(finding, RuleContext(rule, graph, loaded.file, probe=report)))
+            if rule.confirmed_severity is not None and finding.probe.status is ProbeStatus.CONFIRMED:
+                finding = finding.with_severity(max(finding.severity, rule.confirmed_severity))
         except Exception as exc:  # noqa: BLE001 - a confirmation bug must not lose the finding
             crashed.setdefault(finding.rule, one_line(exc))
         judged.append(finding)
@@ -367,6 +369,10 @@ def _notes(loaded: LoadedModel, graph: GraphView, report: ProbeReport, incomplet
         notes.append(line)
     if not report.ok and options.probe:
         notes.append(f"probe {report.status}: {report.reason} (measured rules not run)")
+    training = getattr(report, "training", None)
+    if training is not None and training.objective:
+        notes.append(f"training probe: recognised {training.objective}; learning-rate, fitting and update-size "
+                     f"verdicts do not apply (non-finite values are still checked)")
     # A rule that raised is one note; every other finding of the model still stands.
     for rule_id, error in sorted(crashed.items()):
         notes.append(f"rule {rule_id} was skipped: it raised {error} (an actlint bug: please report it)")
@@ -388,7 +394,7 @@ def _training_probe(loaded: LoadedModel, graph: GraphView, report: ProbeReport, 
         ends_in = ends[0][1] if ends and not raw else None
         if ends_in is None and any(node.kind in ("tanh", "hardtanh") for node in output_ends(graph)):
             ends_in = "tanh"
-    # The sweep's idea of a healthy run is the rules' (ACT852's and ACT851's thresholds).
+    # The sweep's idea of a healthy run is the rules' (ACT852's and ACT806's thresholds).
     by_id = {r.id: r for r in rules}
     defaults = TrainingSettings()
     settings = TrainingSettings(
@@ -396,7 +402,7 @@ def _training_probe(loaded: LoadedModel, graph: GraphView, report: ProbeReport, 
         # that a loaded machine does not turn a complete measurement into a timeout.
         device=options.device, timeout=options.probe_timeout * 2, batch_size=options.batch_size,
         sweep_fit=by_id["ACT852"].option("min-reduction") if "ACT852" in by_id else defaults.sweep_fit,
-        sweep_loss_growth=by_id["ACT851"].option("loss-growth") if "ACT851" in by_id else defaults.sweep_loss_growth,
+        sweep_spike=by_id["ACT806"].option("spike") if "ACT806" in by_id else defaults.sweep_spike,
     )
     try:
         with time_limit(options.probe_timeout * 3 + 5, "the training probe"):  # beyond the probe's own limit

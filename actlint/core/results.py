@@ -75,9 +75,11 @@ class LintRun:
         return [m for m in self.models if m.incomplete_rules]
 
     def counts(self) -> dict[str, int]:
+        """Problems by severity: findings the probe refuted are counted apart (:meth:`refuted`)."""
         counts = {s.label: 0 for s in sorted(Severity, reverse=True)}
         for f in self.findings():
-            counts[f.severity.label] += 1
+            if not _is_refuted(f):
+                counts[f.severity.label] += 1
         return counts
 
     def refuted(self) -> list[Finding]:

@@ -6,7 +6,6 @@ On a float64 eval-mode copy of the model (the user's model is never run here):
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Iterable
 
 import torch
@@ -15,6 +14,7 @@ from torch.utils._pytree import tree_flatten, tree_map
 
 from actlint.core.errors import one_line
 from actlint.probe.reports import LinearityResult
+from actlint.probe.copying import model_copy
 
 
 def _float_inputs(inputs: tuple[Any, ...]) -> bool:
@@ -35,7 +35,7 @@ def linearity_test(model: nn.Module, inputs: tuple[Any, ...], tolerance: float =
     if not _float_inputs(inputs):
         return LinearityResult("not-applicable", detail="the model takes non-float inputs", tolerance=tolerance)
     try:
-        clone = copy.deepcopy(model).double().eval()
+        clone = model_copy(model).double().eval()
         gen = torch.Generator().manual_seed(1)
 
         def rand(x: Any) -> Any:
@@ -75,7 +75,7 @@ def segment_linearity(
     ``first`` is constant across the four runs, so it cancels).
     """
     try:
-        clone = copy.deepcopy(model).double().eval()
+        clone = model_copy(model).double().eval()
         mods = dict(clone.named_modules())
         a_mod, b_mod = mods[first], mods[second]
         gen = torch.Generator().manual_seed(2)

@@ -22,6 +22,8 @@ def training_plan(training: ModelTraining) -> TrainingPlan:
     loss = training.losses[0] if training.losses else None
     loss_kw: dict[str, Any] = dict(loss=loss.kind, loss_origin=f"the file (line {loss.line})") if loss else {}
     clip_kw = _clipping(training, notes)
+    if (adversarial := training.adversarial) is not None:
+        clip_kw["objective"] = adversarial.describe()
     use = training.optimizer()
     if use is None:
         return TrainingPlan(notes=tuple(notes), **loss_kw, **clip_kw)

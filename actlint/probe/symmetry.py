@@ -7,12 +7,13 @@ It measures; ACT303 judges what the numbers mean.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn as nn
+
+from actlint.probe.copying import model_copy
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class SymmetryMeasurement:
 def measure_symmetry(model: nn.Module, inputs: tuple[Any, ...], path: str) -> SymmetryMeasurement:
     """Run one forward/backward on a copy of ``model`` and measure the units of layer ``path``."""
     try:
-        clone = copy.deepcopy(model)
+        clone = model_copy(model)
         clone.train()
         module = dict(clone.named_modules())[path]
         outputs: list[torch.Tensor] = []

@@ -30,13 +30,19 @@ def _paint(text: str, code: str, color: bool) -> str:
 def format_finding(f: Finding, color: bool = False) -> list[str]:
     loc = f.location
     where = f"{loc.file}:{loc.line}:{loc.column}" if loc else "<unknown>"
-    sev = _paint(f"[{f.severity.label}]", _COLORS[f.severity], color)
+    # A static finding the probe measured and refuted says so where the severity is read.
+    refuted = f.probe is not None and f.probe.status is ProbeStatus.REFUTED
+    sev = _paint(f"[{f.severity.label}{', refuted' if refuted else ''}]", _COLORS[f.severity], color)
     rule = _paint(f.rule, "1", color)
     lines = [f"{_paint(where, '1', color)}: {rule} {sev} {f.message}"]
     # Structural findings have nothing to measure and measured ones carry their numbers in
     # the message: only verdicts on static findings (confirmed, refuted, not probed) add a line.
     if f.probe and f.probe.evidence and f.probe.status not in (ProbeStatus.STRUCTURAL, ProbeStatus.MEASURED):
-        lines.append(f"    probe: {f.probe.evidence}")
+        status = f.probe.status.value
+        evidence = f.probe.evidence
+        if f.probe.status in (ProbeStatus.CONFIRMED, ProbeStatus.REFUTED) and not evidence.startswith(status):
+            evidence = f"{status}: {evidence}"
+        lines.append(f"    probe: {evidence}")
     for r in f.related:
         lines.append(f"    see: {r.file}:{r.line}:{r.column}")
     return lines

@@ -90,8 +90,9 @@ class RuleContext:
         location: SourceLocation | None = None,
         module: str | None = None,
         related: Iterable[SourceLocation] = (),
+        severity: Severity | None = None,
     ) -> Finding:
-        """A finding of this rule, located at ``node`` (or ``location``)."""
+        """A finding of this rule, located at ``node`` (or ``location``); ``severity`` lowers the rule's for this one."""
         rule = self.rule
         if location is None and node is not None:
             location = node.location
@@ -100,7 +101,7 @@ class RuleContext:
         return Finding(
             rule=rule.id,
             name=rule.name,
-            severity=rule.severity,
+            severity=rule.severity if severity is None else severity,
             message=message,
             location=location,
             module=module,
@@ -123,6 +124,8 @@ class Rule:
     options: ClassVar[dict[str, Option]] = {}
     #: The probe measurement that confirms a finding, or "structural" when none can.
     confirmed_by: ClassVar[str] = "structural"
+    #: The severity a finding earns when the probe confirms it (None: it keeps the rule's).
+    confirmed_severity: ClassVar[Severity | None] = None
     #: What the rule needs: "dataflow" (an fx graph), "shapes", "probe" (measured rules).
     requires: ClassVar[frozenset[str]] = frozenset({"dataflow"})
     valid: ClassVar[tuple[Example, ...]] = ()

@@ -96,7 +96,8 @@ def probe_summary(rule: type[Rule]) -> str:
     """One line: how the probe relates to the rule (for tables)."""
     kind = probe_kind(rule)
     if kind == "confirmed":
-        return f"confirmed by {rule.confirmed_by}"
+        raised = f" (a {rule.confirmed_severity.label} when confirmed)" if rule.confirmed_severity is not None else ""
+        return f"confirmed by {rule.confirmed_by}{raised}"
     return kind
 
 

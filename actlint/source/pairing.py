@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from actlint.loader.loaded import LoadedFile
 from actlint.loader.provenance import module_construction_site
 from actlint.source import losses
+from actlint.source.adversarial import AdversarialUse
 from actlint.source.resolver import Resolver
 from actlint.source.training_setup import (
     ClippingUse, EvaluationUse, InputIssue, LoopUse, OptimizerUse, Site, TrainingSetup, read_training_setup,
@@ -70,6 +71,16 @@ class ModelTraining:
     @property
     def clips(self) -> bool:
         return bool(self.clipping) or self.setup.trainer_clips
+
+    @property
+    def adversarial(self) -> AdversarialUse | None:
+        """The file's adversarial setup when this model is one of its players."""
+        found = self.setup.adversarial
+        if found is None:
+            return None
+        use = self.optimizer()
+        names = set(self.mine) | (set(use.param_names) if use is not None else set())
+        return found if names & found.players else None
 
     def optimizer(self) -> OptimizerUse | None:
         """The optimizer the probe replays: one that names this model (its parameters argument or

@@ -23,6 +23,7 @@ from typing import Any
 from actlint.core.syntax import dotted_name
 from actlint.source.literals import Unresolved, evaluate_literal
 from actlint.source.scopes import enclosing_scope, mentioned_names
+from actlint.source.adversarial import AdversarialUse, find_adversarial
 
 #: Names of the calls that clip gradients (torch, Lightning, accelerate, fairseq...).
 _CLIP_CALLS = frozenset({"clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "clip_gradients",
@@ -125,6 +126,8 @@ class TrainingSetup:
     function_defaults: dict[int, dict[str, ast.expr]] = field(default_factory=dict)
     #: A trainer that trains and clips by itself (HF Trainer, Lightning Trainer(gradient_clip_val=...)).
     trainer_clips: bool = False
+    #: Two models trained against each other (a GAN), when the file has them.
+    adversarial: AdversarialUse | None = None
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -252,7 +255,8 @@ def read_training_setup(source: str, namespace: dict[str, Any] | None = None) ->
     namespace = namespace or {}
     index = _Index(tree, source)
     setup = TrainingSetup()
-    scaling = _InputScaling(tree)
+    scaling = _InputScaling(tree, source)
+    parameter_arguments: list[ast.expr | None] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and node in tree.body:
             for target in node.targets:
@@ -265,19 +269,59 @@ def read_training_setup(source: str, namespace: dict[str, Any] | None = None) ->
         last = _last(node.func)
         if last in ("argument", "add_argument") and node.args and isinstance(node.args[0], ast.Constant):
             _argparse(node, setup)
-        if not _read_optimizer(node, dotted, namespace, index, setup):
+        if _read_optimizer(node, dotted, namespace, index, setup):
+            parameter_arguments.append(node.args[0] if node.args else
+                                       next((k.value for k in node.keywords if k.arg == "params"), None))
+        else:
             _read_schedule_and_clipping(node, dotted, last, namespace, index, setup)
     setup.loops = _loops(index)
     setup.evaluations = _evaluations(index)
+    # Module-level models (modules with parameters: a loss module is no player).
+    modules = frozenset(k for k, v in namespace.items() if not isinstance(v, type)
+                        and callable(getattr(v, "parameters", None)) and _has_parameters(v))
+    setup.adversarial = find_adversarial(tree, [a for a in parameter_arguments if a is not None], modules)
     setup.inputs.extend(scaling.issues(index))
     return setup
+
+
+#: Names of arrays that hold images, when the file says they are 8-bit.
+_IMAGE_NAMES = frozenset({"img", "imgs", "image", "images", "pixels", "frames", "frame", "obs", "observation",
+                          "observations", "x_train", "x_test", "train_images", "test_images"})
+
+
+def _array_images(expr: ast.AST, mentions_uint8: bool) -> bool:
+    """An array the file says holds 8-bit images, made a tensor: ``torch.from_numpy(images).permute(0, 3, 1, 2)``
+    (HWC to CHW), or ``torch.tensor(images)`` of an array named like images."""
+    permuted = False
+    while isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and \
+            expr.func.attr in ("permute", "transpose", "contiguous", "to", "unsqueeze", "view", "reshape"):
+        if expr.func.attr == "permute" and [a.value for a in expr.args if isinstance(a, ast.Constant)] in \
+                ([0, 3, 1, 2], [2, 0, 1]):
+            permuted = True
+        expr = expr.func.value
+    if not mentions_uint8 or not (isinstance(expr, ast.Call) and _last(expr.func) in ("from_numpy", "tensor",
+                                                                                      "as_tensor") and expr.args):
+        return False
+    if permuted:
+        return True
+    names = {n.id.lower() for n in ast.walk(expr.args[0]) if isinstance(n, ast.Name)}
+    return bool(names & _IMAGE_NAMES)
+
+
+def _has_parameters(module: Any) -> bool:
+    try:
+        return any(True for _ in module.parameters())
+    except Exception:  # noqa: BLE001 - a user object with its own parameters()
+        return False
 
 
 class _InputScaling:
     """How the file's inputs are scaled: 8-bit images cast to float without /255, ToTensor without Normalize."""
 
-    def __init__(self, tree: ast.Module) -> None:
+    def __init__(self, tree: ast.Module, source: str = "") -> None:
         self.tree = tree
+        #: The file says its arrays are 8-bit (``np.uint8``, a comment or docstring "uint8").
+        self.mentions_uint8 = any(word in source for word in ("uint8", "0-255", "0..255", "8-bit"))
         self.image_sources: list[ast.AST] = []
         self.casts: list[ast.AST] = []
         self.scaled = False
@@ -318,6 +362,8 @@ class _InputScaling:
             self.image_sources.append(node)  # MNIST(...).data is uint8 in 0..255, used directly
         if last in _FLOAT_CASTS and isinstance(node.func, ast.Attribute) and not node.args:
             self.casts.append(node)
+            if _array_images(node.func.value, self.mentions_uint8):
+                self.image_sources.append(node)
         if last in ("to", "type") and any(_last(a) in _FLOAT_CASTS for a in node.args):
             self.casts.append(node)
 
@@ -325,8 +371,10 @@ class _InputScaling:
         found = []
         if self.image_sources and self.casts and not self.scaled:
             cast = min(self.casts, key=lambda n: n.lineno)  # type: ignore[attr-defined]
+            source = self.image_sources[0]
+            how = "images read" if source not in self.casts else "image arrays made tensors"
             found.append(InputIssue("unscaled-cast", index.site(cast),
-                                    f"images read at line {self.image_sources[0].lineno} are 0-255 integers"))  # type: ignore[attr-defined]
+                                    f"{how} at line {source.lineno} are 0-255 integers"))  # type: ignore[attr-defined]
         # Pixels in [0, 1] are what a BCE reconstruction (a VAE's) needs as targets: no Normalize then.
         bce = any(isinstance(n, ast.Call) and _last(n.func) in ("BCELoss", "binary_cross_entropy")
                   for n in ast.walk(self.tree))
@@ -605,7 +653,62 @@ def _evaluations(index: _Index) -> list[EvaluationUse]:
             eval_mode = _sets_eval(function) or any(f is not None and _sets_eval(f) for f in caller_functions)
             no_grad = _under_no_grad(call, index) or any(_under_no_grad(c, index) for c in callers)
             found.append(EvaluationUse(index.site(call), name, eval_mode, no_grad))
+    seen = {(u.site.line, u.site.column) for u in found}
+    for use in _validation_loops(index, models):
+        if (use.site.line, use.site.column) not in seen:
+            found.append(use)
     return found
+
+
+#: Words that name a held-out split in a loader's name (``val_loader``, ``test_dl``, ``dev_batches``).
+_HELD_OUT_WORDS = frozenset({"val", "valid", "validation", "test", "dev", "eval", "holdout", "heldout"})
+
+
+def _held_out_loader(expr: ast.AST) -> bool:
+    for node in ast.walk(expr):
+        name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+        if name and {w for w in name.lower().replace("-", "_").split("_") if w} & _HELD_OUT_WORDS:
+            return True
+    return False
+
+
+def _validation_loops(index: _Index, models: set[str]) -> list[EvaluationUse]:
+    """Loops over a held-out loader that call a model and never ``backward()``, in any function.
+
+    A ``fit()`` often validates after its training loop, in the same function: the checks are
+    those of an evaluation function, scoped to the loop (``.eval()`` before it in the function,
+    ``no_grad`` around it).
+    """
+    found = []
+    for loop in ast.walk(index.tree):
+        if not isinstance(loop, (ast.For, ast.AsyncFor)) or not _held_out_loader(loop.iter):
+            continue
+        if any(isinstance(n, ast.Call) and _is_backward(n) for n in ast.walk(loop)):
+            continue
+        call = _model_call_in_loop(loop, models)
+        if call is None:
+            continue
+        function = index.enclosing_function(loop)
+        if function is not None and is_eval_function(function.name):
+            continue  # an evaluation function: read as one above
+        eval_mode = _in_eval_mode(function if function is not None else index.tree, loop)
+        no_grad = _under_no_grad(call, index)
+        label = f"the loop over {ast.unparse(loop.iter)} in {function.name}" if function is not None \
+            else f"the loop over {ast.unparse(loop.iter)}"
+        found.append(EvaluationUse(index.site(call), label, eval_mode, no_grad))
+    return found
+
+
+def _in_eval_mode(scope: ast.AST, loop: ast.AST) -> bool:
+    """Is the last ``.eval()``/``.train()`` call before ``loop`` (or first in it) one that sets eval mode?"""
+    calls = sorted((n for n in ast.walk(scope) if isinstance(n, ast.Call) and _last(n.func) in ("eval", "train")
+                    and isinstance(n.func, ast.Attribute)
+                    and (getattr(n, "lineno", 0) < loop.lineno or _contains(loop, n))),
+                   key=lambda n: (not _contains(loop, n), n.lineno, n.col_offset))
+    before = [n for n in calls if not _contains(loop, n)]
+    inside = [n for n in calls if _contains(loop, n)]
+    last = inside[0] if inside else before[-1] if before else None
+    return last is not None and _sets_eval(last)
 
 
 def _model_call_in_loop(function: ast.AST, models: set[str]) -> ast.Call | None:

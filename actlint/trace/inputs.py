@@ -280,6 +280,10 @@ def _candidates(layer: OpNode, batch: int) -> tuple[list[Callable[[], torch.Tens
         channels = m.in_channels
         dims = len(m.kernel_size)
         sizes = (16, 32, 8, 64) if dims == 3 else _SPATIAL_SIZES
+        if isinstance(m, nn.modules.conv._ConvTransposeNd):
+            # A transposed convolution first is a generator or decoder: it starts from a latent
+            # code of 1x1 (DCGAN) or a small map, and upsamples it.
+            sizes = (1, 4, 7, 8, 16, 32, 64)
         for s in sizes:
             shape = (batch, channels) + (s,) * dims
             cands.append(lambda shape=shape: torch.randn(*shape, dtype=floats))

@@ -123,14 +123,18 @@ class GradientsNeverZeroed(_Static):
 class RNNWithoutClipping(_Static):
     id = "ACT802"
     name = "rnn-without-clipping"
-    severity = Severity.WARNING
+    severity = Severity.INFO
+    #: Advice until measured: three public LSTM scripts without clipping trained on real data
+    #: without a blow-up (bench/real_training.py); a warning when the probe sees the growth.
+    confirmed_severity = Severity.WARNING
     summary = "A recurrent model (RNN/LSTM/GRU) is trained without gradient clipping."
     what = (
         "Fires when the model contains nn.RNN, nn.LSTM, nn.GRU or a recurrent cell, the file trains it "
         "(an optimizer over its parameters, or a training loop), and nothing in the file clips "
         "gradients: no ``clip_grad_norm_``/``clip_grad_value_``, no ``gradient_clip_val`` (Lightning), "
-        "no HF Trainer (which clips at ``max_grad_norm=1.0`` by default). The training probe confirms it "
-        "when the gradient norm grows across its steps or the loss diverges, and refutes it otherwise."
+        "no HF Trainer (which clips at ``max_grad_norm=1.0`` by default). It is advice (info) until the "
+        "training probe confirms it, when the gradient norm grows across its steps or the loss diverges: then "
+        "it is a warning. The probe refutes it otherwise."
     )
     why = (
         "Backpropagation through time multiplies by the recurrent Jacobian once per step: on long "
@@ -415,7 +419,10 @@ class EvalInTrainMode(_Static):
         "not pytest's ``test_*`` or Lightning's ``*_step``, which Lightning puts in eval mode itself) "
         "that call a model inside a loop, and checks that the function, or a function calling it, "
         "sets ``model.eval()`` (when the model has dropout or batch-norm layers) and runs under "
-        "``torch.no_grad()`` / ``torch.inference_mode()``."
+        "``torch.no_grad()`` / ``torch.inference_mode()``. Validation loops written inside another "
+        "function (a ``fit()`` that validates after its training loop) are found too: a loop over a "
+        "loader named like a held-out split (``val_loader``, ``test_dl``, ``dev_batches``) that calls "
+        "the model and never ``backward()``; it needs ``.eval()`` after the last ``.train()`` before it."
     )
     why = (
         "In training mode dropout keeps dropping units and batch-norm normalises with the evaluation "
@@ -470,7 +477,8 @@ class EvalInTrainMode(_Static):
             if not use.no_grad:
                 problems.append("without torch.no_grad() (autograd records the whole evaluation)")
             if problems:
-                yield ctx.finding(f"{use.function}() evaluates the model " + " and ".join(problems),
+                what = use.function if use.function.startswith("the loop") else f"{use.function}()"
+                yield ctx.finding(f"{what} evaluates the model " + " and ".join(problems),
                                   location=site_location(ctx, use.site))
 
 
