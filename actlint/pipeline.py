@@ -403,6 +403,9 @@ def _training_probe(loaded: LoadedModel, graph: GraphView, report: ProbeReport, 
         device=options.device, timeout=options.probe_timeout * 2, batch_size=options.batch_size,
         sweep_fit=by_id["ACT852"].option("min-reduction") if "ACT852" in by_id else defaults.sweep_fit,
         sweep_spike=by_id["ACT806"].option("spike") if "ACT806" in by_id else defaults.sweep_spike,
+        loss_growth=by_id["ACT851"].option("loss-growth") if "ACT851" in by_id else defaults.loss_growth,
+        persistent_steps=int(by_id["ACT851"].option("persistent-steps")) if "ACT851" in by_id
+        else defaults.persistent_steps,
     )
     try:
         with time_limit(options.probe_timeout * 3 + 5, "the training probe"):  # beyond the probe's own limit

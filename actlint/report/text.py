@@ -97,4 +97,6 @@ def write_text(run: LintRun, out: TextIO, *, show_suppressed: bool = False) -> N
     if total == 0 and not run.errors and not partial:
         summary = f"All checks passed ({models} model{'s' if models != 1 else ''}"
         summary += f", {suppressed} suppressed)." if suppressed else ")."
+        if refuted:
+            summary = summary[:-1] + f"; {refuted} finding{'s' if refuted != 1 else ''} refuted by the probe."
     out.write(_paint(summary, "1", color) + "\n")
