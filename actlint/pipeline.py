@@ -408,7 +408,9 @@ def _training_probe(loaded: LoadedModel, graph: GraphView, report: ProbeReport, 
         else defaults.persistent_steps,
     )
     try:
-        with time_limit(options.probe_timeout * 3 + 5, "the training probe"):  # beyond the probe's own limit
+        # Beyond the probe's own deadline, which follows the machine's pace (a loaded machine
+        # runs the same FLOP-budgeted steps more slowly): this one only stops a hung model.
+        with time_limit(options.probe_timeout * 8 + 5, "the training probe"):
             return run_training_probe(loaded.model, report.inputs, plan, settings, ends_in=ends_in)
     except UserCodeTimeout as exc:
         return TrainingReport.not_run("timeout", f"{exc}: a training step never returned (raise --probe-timeout)")

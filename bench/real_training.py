@@ -501,6 +501,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help=f"write {RESULT.relative_to(REPO)}")
     parser.add_argument("--probe-only", action="store_true", help="re-run actlint against the recorded ground truth")
     parser.add_argument("--truth-only", action="store_true", help="real training only (recorded with --json)")
+    parser.add_argument("--markdown", action="store_true", help="print the agreement table for bench/RESULTS.md")
     args = parser.parse_args()
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     data = digits()
@@ -551,11 +552,28 @@ def main() -> int:
         print(_row(truth), flush=True)
     agree = sum(t.agrees for t in truths)
     print(f"\nagreement: {agree} of {len(truths)} ({time.perf_counter() - start:.0f}s)")
+    if args.markdown and truths:
+        print(markdown(truths))
     return 0 if agree == len(truths) or args.truth_only else 1
 
 
 #: The ground-truth fields bench/real_training.json keeps (actlint's side is re-measured).
 _RECORDED = ("name", "setup", "file_lr", "scores", "ratio", "spike", "end_over_start", "verdict")
+
+
+def markdown(truths: list[Truth]) -> str:
+    """The agreement table of bench/RESULTS.md."""
+    lines = ["| file (shape) | setup | held-out score by lr (mean of seeds) | real training | real / probe update "
+             "ratio | actlint | agrees |", "|---|---|---|---|---|---|---|"]
+    for t in truths:
+        scores = ", ".join(f"{lr}: {statistics.mean(v):.1f}" + (f" ({len(v)} seeds)" if len(v) > 1 else " (1 seed)")
+                           for lr, v in sorted(t.scores.items(), key=lambda kv: float(kv[0])))
+        found = ", ".join(t.actlint) or "nothing"
+        if t.why_806:
+            found = found.replace("ACT806", "ACT806 " + ("too low" if "too low" in t.why_806 else "too high"))
+        lines.append(f"| {t.name} | {t.setup} | {scores} | {t.verdict} | {t.ratio:.1e} / {t.probe_ratio:.1e} | "
+                     f"{found} | {'yes' if t.agrees else '**no**'} |")
+    return "\n".join(lines)
 
 
 def _row(t: Truth) -> str:

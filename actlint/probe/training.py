@@ -58,7 +58,10 @@ from actlint.probe.copying import model_copy
 DEFAULT_STEPS = 30
 DEFAULT_MAX_STEPS = 60
 DEFAULT_MIN_STEPS = 12
-#: FLOPs budgets on a CPU (a 2-core machine does 40-190 GFLOP/s of training steps); CUDA gets 100x.
+#: The FLOP rate the budgets assume for a CPU (FLOP-equivalents per second, parameters charged as
+#: below): the cost model's prediction of wall time is FLOPs / this (bench/train_probe_cost.py).
+CPU_FLOP_RATE = 5e10
+#: FLOPs budgets on a CPU (about 6 s and 12 s at CPU_FLOP_RATE); CUDA gets 100x.
 CPU_FLOP_BUDGET = 3e11
 CPU_SWEEP_FLOP_BUDGET = 6e11
 #: FLOP-equivalents charged per trainable parameter and step (the optimizer's update and the
@@ -267,6 +270,8 @@ class TrainingReport:
     #: tried them all: "no rate fits" is then not established.
     sweep_complete: bool = True
     lr_explicit: bool = False
+    #: FLOPs the probe's steps cost (counted steps x the first step's count): its cost model.
+    flops: float = 0.0
     #: The objective the probe recognised and does not judge by fitting one batch (TrainingPlan.objective).
     objective: str = ""
     #: What counts as fitting the batch (TrainingSettings.sweep_*; the sweep stops at the first such run).
@@ -306,6 +311,7 @@ class TrainingReport:
             "batch_size": self.batch_size,
             "steps": self.steps,
             "steps_wanted": self.steps_wanted,
+            "flops": json_number(self.flops),
             "run": self.run.to_json() if self.run else None,
             "sweep": [r.to_json() for r in self.sweep],
             "sweep_complete": self.sweep_complete,
@@ -415,7 +421,8 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
     return TrainingReport(
         status="ok", optimizer=plan.describe(), loss=kind, clipping=clipping, dtype=dtype, batch_size=batch_of(batch),
         steps=steps, steps_wanted=settings.steps, sweep_complete=sweep_complete,
-        seconds=time.perf_counter() - start, run=first, sweep=tuple(sweep), notes=tuple(notes), **base,
+        seconds=time.perf_counter() - start, run=first, sweep=tuple(sweep), notes=tuple(notes),
+        flops=trainer.step_flops * trainer.steps_done, **base,
     )
 
 
@@ -511,7 +518,9 @@ class _Trainer:
         self.model, self.cls, self.hyper, self.objective = model, cls, hyper, objective
         self.batch, self.plan, self.deadline, self.fits = batch, plan, deadline, fits
         self.step_flops = 0.0  # forward + backward of one step (torch.utils.flop_counter)
+        self.steps_done = 0  # over every run (the FLOPs spent: steps_done x step_flops)
         self.cut_short = ""
+        self._started = time.perf_counter()
 
     def run(self, lr: float | None, steps: int, max_steps: int, *, settings: TrainingSettings | None = None
             ) -> tuple[TrainingRun, int, int]:
@@ -537,6 +546,7 @@ class _Trainer:
                 break  # fitted: a healthy but slow setup needed more than the first steps
             if time.perf_counter() > self.deadline:
                 raise _OutOfTime
+            tick = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
             counter = FlopCounterMode(display=False) if settings is not None and step == 0 else nullcontext()
             with counter:
@@ -574,6 +584,9 @@ class _Trainer:
             if before is not None:
                 _record_ratios(weights, before, ratios)
             step += 1
+            self.steps_done += 1
+            if settings is not None and step == 2:
+                self._stretch_deadline(time.perf_counter() - tick, settings)
             if settings is not None and step == 1:
                 # Scale the run to the model's cost, counted in FLOPs (not seconds: the same
                 # model gets the same steps however busy the machine is).
@@ -590,6 +603,18 @@ class _Trainer:
         optimizer.zero_grad(set_to_none=True)
         del optimizer
         return self._result(lr, losses, norms, nonfinite, ratios), steps, max_steps
+
+    def _stretch_deadline(self, step_seconds: float, settings: TrainingSettings) -> None:
+        """Move the wall-clock safety net out to what the FLOP budget allows at this machine's pace.
+
+        The steps are chosen by FLOPs, so a busy machine runs the same steps more slowly: the
+        deadline follows the measured pace (4x the budgeted steps at the second step's speed),
+        so that load never cuts a measurement the budget admitted.
+        """
+        budget = settings.sweep_flop_budget or settings.flop_budget or math.inf
+        planned = min(budget / max(self.step_flops, 1.0), settings.max_steps * (2 * settings.sweep_decades + 1))
+        if math.isfinite(planned):
+            self.deadline = max(self.deadline, self._started + 4 * planned * step_seconds)
 
     def _result(self, lr: float | None, losses: list[float], norms: list[float], nonfinite: int | None,
                 ratios: dict[str, list[float]]) -> TrainingRun:
