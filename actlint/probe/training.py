@@ -344,6 +344,15 @@ def _weights(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
 def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: TrainingPlan | None = None,
                        settings: TrainingSettings | None = None, *, ends_in: str | None = None) -> TrainingReport:
     """Train a copy of ``model`` for a few dozen steps on one fixed batch; never raises for model failures."""
+    threads = torch.get_num_threads()
+    try:
+        return _training_probe(model, inputs, plan, settings, ends_in)
+    finally:
+        torch.set_num_threads(threads)  # a small model's steps run on one thread (see _Trainer.run)
+
+
+def _training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: TrainingPlan | None,
+                    settings: TrainingSettings | None, ends_in: str | None) -> TrainingReport:
     plan = plan or TrainingPlan()
     settings = settings or TrainingSettings()
     device = resolve_device(settings.device)
@@ -380,6 +389,7 @@ def run_training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: T
                 out = primary_output(student(*batch), need_grad=False)
             if out is None:
                 return TrainingReport.not_run("skipped", "no floating output depends on trainable parameters", **base)
+            batch, out = _smaller_images(student, batch, out, notes)
             if ends_in is None and looks_like_probabilities(out):
                 ends_in = "softmax"  # the first of several outputs (the graph saw a raw one too)
             kind = _loss_kind(plan, out, ends_in, base)
@@ -438,6 +448,57 @@ def _fixed_batch(inputs: tuple[Any, ...], gen: torch.Generator, settings: Traini
         return to_device(inputs, device)
     notes.append(f"the batch of {old_batch} example inputs was resampled to {settings.min_batch} samples")
     return to_device(resample(inputs, gen, settings.min_batch, old_batch), device)
+
+
+#: Steps cheaper than this (FLOP-equivalents) run on one CPU thread.
+SMALL_STEP_FLOPS = 2e8
+
+
+def device_is_cpu(params: list[torch.Tensor]) -> bool:
+    return all(p.device.type == "cpu" for p in params)
+
+
+#: Steps at which a run that has clearly fitted its batch stops before ``steps``: the loss at least
+#: ``CLEAR_FIT`` below its baseline, and never above 1.5x its start (nothing unstable on the way).
+EARLY_CHECKS = frozenset({12, 20})
+CLEAR_FIT = 0.5
+
+
+def _clearly_fitted(run: TrainingRun) -> bool:
+    return run.first_nonfinite_step is None and run.reduction >= CLEAR_FIT and run.growth < 1.5
+
+
+#: Fully convolutional models train on images this small (larger sides are halved): fitting one
+#: batch does not depend on the resolution, and the steps cost 4-16x less.
+SMALL_SIDE = 32
+
+
+def _smaller_images(model: nn.Module, batch: tuple[Any, ...], out: torch.Tensor,
+                    notes: list[str]) -> tuple[tuple[Any, ...], torch.Tensor]:
+    """The batch at a smaller resolution when the model gives the same output shape on it."""
+    if len(batch) != 1 or not isinstance(batch[0], torch.Tensor) or batch[0].dim() not in (4, 5) \
+            or not batch[0].is_floating_point():
+        return batch, out
+    x = batch[0]
+    sides = tuple(x.shape[2:])
+    step = 1
+    while min(sides) // (2 * step) >= SMALL_SIDE:
+        step *= 2
+    if step == 1:
+        return batch, out
+    # Every step-th pixel: the same distribution of values, fewer of them.
+    small = x[(slice(None), slice(None)) + (slice(None, None, step),) * len(sides)].contiguous()
+    try:
+        with torch.no_grad():
+            small_out = primary_output(model(small), need_grad=False)
+    except Exception:  # noqa: BLE001 - a fixed-resolution model (ViT, a flatten into Linear): keep the size
+        return batch, out
+    if small_out is None or small_out.shape != out.shape:
+        return batch, out
+    notes.append(f"trained on {'x'.join(map(str, small.shape[2:]))} inputs instead of {'x'.join(map(str, sides))}: "
+                 f"the model is fully convolutional (the same output shape), and fitting one batch does not "
+                 f"depend on the resolution")
+    return (small,), small_out
 
 
 def _loss_kind(plan: TrainingPlan, out: torch.Tensor, ends_in: str | None, base: dict[str, Any]) -> str:
@@ -544,6 +605,8 @@ class _Trainer:
         while step < max_steps:
             if step >= steps and (step - steps) % 10 == 0 and self.fits(self._result(lr, losses, norms, None, ratios)):
                 break  # fitted: a healthy but slow setup needed more than the first steps
+            if step in EARLY_CHECKS and step < steps and _clearly_fitted(self._result(lr, losses, norms, None, ratios)):
+                break  # a healthy setup memorises its batch in a few steps: the rest would measure nothing
             if time.perf_counter() > self.deadline:
                 raise _OutOfTime
             tick = time.perf_counter()
@@ -587,6 +650,10 @@ class _Trainer:
             self.steps_done += 1
             if settings is not None and step == 2:
                 self._stretch_deadline(time.perf_counter() - tick, settings)
+            if settings is not None and step == 1 and self.step_flops < SMALL_STEP_FLOPS and device_is_cpu(params):
+                # Tiny steps gain nothing from intra-op threads and lose much to them on a busy
+                # machine (a 10-layer MLP's backward went from 1 to 17 ms at load 5).
+                torch.set_num_threads(1)
             if settings is not None and step == 1:
                 # Scale the run to the model's cost, counted in FLOPs (not seconds: the same
                 # model gets the same steps however busy the machine is).
