@@ -18,12 +18,13 @@ def build_model():
 """
 
 
-def test_refuted_warning_is_shown_counted_and_does_not_fail(tmp_path):
+def test_refuted_warning_is_shown_marked_not_counted_and_does_not_fail(tmp_path):
     path = write_model(tmp_path, DEEP_PLAIN_WITH_BN)
     result = invoke_cli(str(path), "--select", "ACT2")
     assert result.exit_code == 0, result.output
-    assert "ACT202 [warning]" in result.stdout and "probe: refuted: backward signal ratio" in result.stdout
-    assert result.stdout.strip().splitlines()[-1] == "Found 1 problem (1 warning) in 1 model; 1 refuted by the probe"
+    assert "ACT202 [warning, refuted]" in result.stdout and "probe: refuted: backward signal ratio" in result.stdout
+    # Refuted findings are listed with their evidence, and counted apart from the problems.
+    assert result.stdout.strip().splitlines()[-1] == "All checks passed (1 model); 1 finding refuted by the probe."
 
 
 def test_fail_on_refuted_restores_the_exit_code(tmp_path):
@@ -42,7 +43,8 @@ def test_json_keeps_the_refuted_finding_with_its_status(tmp_path):
     (finding,) = document["models"][0]["findings"]
     assert finding["rule"] == "ACT202" and finding["probe"]["status"] == "refuted"
     assert finding["probe"]["metrics"]
-    assert document["refuted"] == 1 and document["summary"]["warning"] == 1
+    # The summary counts problems; refuted findings are counted apart (and keep their severity in "findings").
+    assert document["refuted"] == 1 and document["summary"]["warning"] == 0
 
 
 def test_api_ok_ignores_refuted_findings(tmp_path):

@@ -126,7 +126,7 @@ def test_static_warning_refuted_on_healthy_model(tmp_path):
             return nn.Sequential(*layers, nn.Linear(64, 10))
     """)
     proc = run_cli(str(path))
-    assert "ACT203 [warning]" in proc.stdout
+    assert "ACT203 [warning, refuted]" in proc.stdout
     assert "probe: refuted: backward signal ratio first/last" in proc.stdout
     assert "threshold 0.001" in proc.stdout
     assert "ACT70" not in proc.stdout

@@ -307,7 +307,7 @@ def test_the_users_model_and_optimizer_are_untouched():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     report = run_training_probe(model, (torch.randn(8, 8),), TrainingPlan(optimizer="SGD", hyperparameters=(("lr", 0.1),)),
                                 TrainingSettings(device="cpu"))
-    assert report.ok and len(report.run.losses) >= 30
+    assert report.ok and len(report.run.losses) >= 12  # a run that clearly fits stops early
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert all(p.grad is None for p in model.parameters()) and model.training
     assert optimizer.state_dict()["state"] == {}
