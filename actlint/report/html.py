@@ -191,9 +191,11 @@ def _shape(shape: Sequence[int] | None) -> str:
 
 
 def _counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """Problems by severity; findings the probe refuted are counted apart (like the text summary)."""
     counts = {s.label: 0 for s in _SEVERITIES}
     for f in findings:
-        counts[f.severity.label] += 1
+        if f.probe is None or f.probe.status is not ProbeStatus.REFUTED:
+            counts[f.severity.label] += 1
     return counts
 
 

@@ -160,7 +160,10 @@ def test_text_evidence_line_only_for_verdicts_on_static_findings(status, shown):
     finding = Finding("ACT201", "deep-saturating-stack", Severity.WARNING, "12 sigmoids in a row",
                       probe=ProbeVerdict(status, "backward signal 3e-9 of the last layer"))
     lines = format_finding(finding)
-    assert lines[0].endswith("ACT201 [warning] 12 sigmoids in a row")
+    marked = ", refuted" if status is ProbeStatus.REFUTED else ""
+    assert lines[0].endswith(f"ACT201 [warning{marked}] 12 sigmoids in a row")
     assert (len(lines) == 2) is shown
     if shown:
-        assert lines[1] == "    probe: backward signal 3e-9 of the last layer"
+        # Confirmed and refuted evidence starts with its status; "not probed" says so itself.
+        prefix = f"{status.value}: " if status in (ProbeStatus.CONFIRMED, ProbeStatus.REFUTED) else ""
+        assert lines[1] == f"    probe: {prefix}backward signal 3e-9 of the last layer"
