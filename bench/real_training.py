@@ -427,6 +427,7 @@ class Truth:
     agrees: bool = False
     why: str = ""
     why_806: str = ""  # ACT806's message ("too low" or "too high")
+    why_853: str = ""  # ACT853's message ("updates too small" or "too large")
 
 
 def judge_runs(spec: CaseSpec, file_lr: float, runs: list[Run]) -> tuple[str, dict[float, float]]:
@@ -451,8 +452,8 @@ def judge_runs(spec: CaseSpec, file_lr: float, runs: list[Run]) -> tuple[str, di
     return ("too low" if best_lr > file_lr else "too high"), mean
 
 
-def actlint_findings(name: str) -> tuple[list[str], dict[str, Any], str]:
-    """ACT8xx findings of ``actlint FILE`` on the judged model, its training-probe report, ACT806's message."""
+def actlint_findings(name: str) -> tuple[list[str], dict[str, Any], dict[str, str]]:
+    """ACT8xx findings of ``actlint FILE`` on the judged model, its training-probe report, ACT806/853's messages."""
     from actlint.options import LintOptions
     from actlint.pipeline import lint_paths
     from actlint.rules.engine import RuleSelection
@@ -463,8 +464,8 @@ def actlint_findings(name: str) -> tuple[list[str], dict[str, Any], str]:
     found = sorted(f"{f.rule}[{f.severity.label}]" for f in model.findings
                    if f.rule in PROBE_RULES or (f.rule == "ACT802"))
     report = model.probe_report.training if model.probe_report is not None else None
-    message = " ".join(f.message for f in model.findings if f.rule == "ACT806")
-    return found, (report.to_json() if report is not None else {}), message
+    messages = {rule: " ".join(f.message for f in model.findings if f.rule == rule) for rule in ("ACT806", "ACT853")}
+    return found, (report.to_json() if report is not None else {}), messages
 
 
 def ratio_side(ratio: float, low: float = 3e-4, high: float = 0.5) -> str:
@@ -486,11 +487,17 @@ def agreement(truth: Truth) -> tuple[bool, str]:
     }
     ok, wanted = expected.get(truth.verdict, (False, "a known verdict"))
     real_side = ratio_side(truth.ratio)
-    if "ACT853" in rules:
-        ratio_ok = real_side != "ok" or truth.verdict == "cannot fit"
+    # ACT853's story must be real training's: too small with a rate too low or a model that cannot
+    # learn (or real ratios that small), too large with a rate too high (or real ratios that large),
+    # and quiet where the file's setting trains.
+    side = "small" if "updates too small" in truth.why_853 else "large" if "updates too large" in truth.why_853 else ""
+    if side == "small":
+        ratio_ok = truth.verdict in ("too low", "cannot fit") or real_side == "small"
+    elif side == "large":
+        ratio_ok = truth.verdict in ("too high", "diverges") or real_side == "large"
     else:
-        ratio_ok = real_side == "ok" or truth.verdict != "trains"
-    why = f"{wanted}; ACT853 {'fires' if 'ACT853' in rules else 'quiet'}, real ratio {real_side}"
+        ratio_ok = truth.verdict != "trains" or real_side == "ok"
+    why = f"{wanted}; ACT853 {side or 'quiet'}, real ratio {real_side}"
     return ok and ratio_ok, why
 
 
@@ -543,7 +550,8 @@ def main() -> int:
         if args.truth_only:
             print(_row(truth), flush=True)
             continue
-        truth.actlint, report, truth.why_806 = actlint_findings(name)
+        truth.actlint, report, messages = actlint_findings(name)
+        truth.why_806, truth.why_853 = messages["ACT806"], messages["ACT853"]
         run = report.get("run") or {}
         ratios = [v for v in (run.get("update_ratios") or {}).values() if isinstance(v, (int, float))]
         truth.probe_ratio = statistics.median(ratios) if ratios else math.nan
@@ -571,6 +579,8 @@ def markdown(truths: list[Truth]) -> str:
         found = ", ".join(t.actlint) or "nothing"
         if t.why_806:
             found = found.replace("ACT806", "ACT806 " + ("too low" if "too low" in t.why_806 else "too high"))
+        if t.why_853:
+            found = found.replace("ACT853", "ACT853 " + ("small" if "too small" in t.why_853 else "large"))
         lines.append(f"| {t.name} | {t.setup} | {scores} | {t.verdict} | {t.ratio:.1e} / {t.probe_ratio:.1e} | "
                      f"{found} | {'yes' if t.agrees else '**no**'} |")
     return "\n".join(lines)

@@ -641,7 +641,9 @@ class _Trainer:
             if not (math.isfinite(values[0]) and math.isfinite(values[1])):
                 nonfinite = step
                 break
-            sampled = step in RATIO_STEPS and values[0] >= MEMORISED * losses[0]
+            # The first three steps always (a zero-initialised residual branch gets its first gradient
+            # at step 1), later ones while the batch is not yet memorised.
+            sampled = step in RATIO_STEPS and (step <= 2 or values[0] >= MEMORISED * losses[0])
             before = [p.detach().clone() for _, p in weights] if sampled else None
             optimizer.step()
             if before is not None:
