@@ -34,7 +34,7 @@ from actlint.core.results import LintRun, ModelResult, RunError
 from actlint.graph.queries import output_activations, output_ends
 from actlint.options import LintOptions, with_file_overrides
 from actlint.probe.gradient import ProbeSettings, run_probe
-from actlint.probe.training import TrainingReport, TrainingSettings, run_training_probe
+from actlint.probe.training import FitCriterion, TrainingReport, TrainingSettings, run_training_probe
 from actlint.probe.replay import training_plan
 from actlint.source.pairing import training_for
 from actlint.probe.reports import ProbeReport
@@ -401,11 +401,12 @@ def _training_probe(loaded: LoadedModel, graph: GraphView, report: ProbeReport, 
         # The FLOP budgets keep the work at seconds; the wall clock is a safety net, generous so
         # that a loaded machine does not turn a complete measurement into a timeout.
         device=options.device, timeout=options.probe_timeout * 2, batch_size=options.batch_size,
-        sweep_fit=by_id["ACT852"].option("min-reduction") if "ACT852" in by_id else defaults.sweep_fit,
-        sweep_spike=by_id["ACT806"].option("spike") if "ACT806" in by_id else defaults.sweep_spike,
-        loss_growth=by_id["ACT851"].option("loss-growth") if "ACT851" in by_id else defaults.loss_growth,
-        persistent_steps=int(by_id["ACT851"].option("persistent-steps")) if "ACT851" in by_id
-        else defaults.persistent_steps,
+        fit=FitCriterion(
+            fraction=by_id["ACT852"].option("min-reduction") if "ACT852" in by_id else defaults.fit.fraction,
+            spike=by_id["ACT806"].option("spike") if "ACT806" in by_id else defaults.fit.spike,
+            loss_growth=by_id["ACT851"].option("loss-growth") if "ACT851" in by_id else defaults.fit.loss_growth,
+            persistent_steps=int(by_id["ACT851"].option("persistent-steps")) if "ACT851" in by_id
+            else defaults.fit.persistent_steps),
     )
     try:
         # Beyond the probe's own deadline, which follows the machine's pace (a loaded machine

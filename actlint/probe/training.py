@@ -109,6 +109,25 @@ class TrainingPlan:
 
 
 @dataclass(frozen=True)
+class FitCriterion:
+    """What counts as fitting the batch, stably: the rules' thresholds, shared by the sweep and the rules.
+
+    A run fits when its loss falls by at least ``fraction`` below its baseline (ACT852's
+    ``min-reduction``), never spikes to ``spike`` times the first loss, even if it recovers
+    (ACT806's ``spike``), and does not grow persistently: to ``loss_growth`` times the first,
+    staying above its start ``persistent_steps`` steps (ACT851's options).
+    """
+
+    fraction: float = 0.05
+    spike: float = 20.0
+    loss_growth: float = 3.0
+    persistent_steps: int = 5
+
+    def fits(self, run: "TrainingRun") -> bool:
+        return run.fitted(self.fraction, self.spike, self.loss_growth, self.persistent_steps)
+
+
+@dataclass(frozen=True)
 class TrainingSettings:
     device: str = "auto"
     #: Steps of a run; a run that has not fitted the batch by then goes on to ``max_steps``
@@ -125,15 +144,8 @@ class TrainingSettings:
     sweep_flop_budget: float | None = None
     timeout: float = 60.0
     seed: int = 0
-    #: A run "fits" when the loss falls by at least this fraction (ACT852's threshold), never
-    #: spikes to ``sweep_spike`` times the first (ACT806's ``spike``), even if it recovers, and
-    #: does not grow persistently (ACT851's). Other runs start the sweep.
-    sweep_fit: float = 0.05
-    sweep_spike: float = 20.0
-    #: ACT851's: a loss that rises to ``loss_growth`` times the first and stays above its start
-    #: for ``persistent_steps`` steps grew persistently (the run did not fit).
-    loss_growth: float = 3.0
-    persistent_steps: int = 5
+    #: What counts as fitting the batch: runs that do not fit start the sweep.
+    fit: FitCriterion = FitCriterion()
     #: The batch size of inferred example inputs (finds the sample dim of time-first outputs).
     batch_size: int = 8
     #: Smaller example batches are resampled to this many samples (a batch of 2 is fitted by
@@ -200,6 +212,11 @@ class TrainingRun:
         if not finite or finite[0] <= 0:
             return math.nan
         return max(finite) / finite[0]
+
+    @property
+    def peak_step(self) -> int:
+        """The step of the largest loss."""
+        return max(range(len(self.losses)), key=lambda i: self.losses[i])
 
     def steps_above(self, factor: float = 1.0) -> int:
         """Steps whose loss is above ``factor`` times the first (how long a rise lasted)."""
@@ -274,11 +291,8 @@ class TrainingReport:
     flops: float = 0.0
     #: The objective the probe recognised and does not judge by fitting one batch (TrainingPlan.objective).
     objective: str = ""
-    #: What counts as fitting the batch (TrainingSettings.sweep_*; the sweep stops at the first such run).
-    fit_fraction: float = 0.05
-    fit_spike: float = 20.0
-    fit_loss_growth: float = 3.0
-    fit_persistent_steps: int = 5
+    #: What counts as fitting the batch (TrainingSettings.fit; the sweep stops at the first such run).
+    fit: FitCriterion = FitCriterion()
     notes: tuple[str, ...] = ()
 
     @property
@@ -290,7 +304,7 @@ class TrainingReport:
         return sorted(r.lr for r in self.sweep if r.lr is not None and self.fits(r))
 
     def fits(self, run: TrainingRun) -> bool:
-        return run.fitted(self.fit_fraction, self.fit_spike, self.fit_loss_growth, self.fit_persistent_steps)
+        return self.fit.fits(run)
 
     @classmethod
     def not_run(cls, status: str, reason: str, **kwargs: Any) -> "TrainingReport":
@@ -361,9 +375,7 @@ def _training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: Trai
                        sweep_flop_budget=settings.sweep_flop_budget or CPU_SWEEP_FLOP_BUDGET * scale)
     base: dict[str, Any] = dict(optimizer_origin=plan.optimizer_origin, loss_origin=plan.loss_origin,
                                 device=str(device), lr_explicit=plan.lr_explicit, objective=plan.objective,
-                                fit_fraction=settings.sweep_fit,
-                                fit_spike=settings.sweep_spike, fit_loss_growth=settings.loss_growth,
-                                fit_persistent_steps=settings.persistent_steps)
+                                fit=settings.fit)
     if inputs is None:
         return TrainingReport.not_run("skipped", "no example inputs", **base)
     cls = _optimizer_class(plan.optimizer)
@@ -399,11 +411,7 @@ def _training_probe(model: nn.Module, inputs: tuple[Any, ...] | None, plan: Trai
             teacher = _teacher_output(student, batch, gen) if out.dim() >= 4 else None
             objective = make_objective(kind, out, gen, ends_in, batch_dim, teacher)
             hyper = dict(plan.hyperparameters)
-
-            def fits(run: TrainingRun) -> bool:
-                return run.fitted(settings.sweep_fit, settings.sweep_spike, settings.loss_growth,
-                                  settings.persistent_steps)
-
+            fits = settings.fit.fits
             trainer = _Trainer(student, cls, hyper, objective, batch, plan, deadline, fits)
             first, steps, max_steps = trainer.run(plan.lr, settings.steps, settings.max_steps, settings=settings)
             # Not fitted: the same steps at other learning rates. With the file's rate that is
@@ -652,11 +660,11 @@ class _Trainer:
             self.steps_done += 1
             if settings is not None and step == 2:
                 self._stretch_deadline(time.perf_counter() - tick, settings)
-            if settings is not None and step == 1 and self.step_flops < SMALL_STEP_FLOPS and device_is_cpu(params):
-                # Tiny steps gain nothing from intra-op threads and lose much to them on a busy
-                # machine (a 10-layer MLP's backward went from 1 to 17 ms at load 5).
-                torch.set_num_threads(1)
             if settings is not None and step == 1:
+                if self.step_flops < SMALL_STEP_FLOPS and device_is_cpu(params):
+                    # Tiny steps gain nothing from intra-op threads and lose much to them on a busy
+                    # machine (a 10-layer MLP's backward went from 1 to 17 ms at load 5).
+                    torch.set_num_threads(1)
                 # Scale the run to the model's cost, counted in FLOPs (not seconds: the same
                 # model gets the same steps however busy the machine is).
                 affordable = int((settings.flop_budget or math.inf) / max(self.step_flops, 1.0)) \
@@ -704,5 +712,5 @@ def _record_ratios(weights: list[tuple[str, nn.Parameter]], before: list[torch.T
             ratios.setdefault(name, []).append(d / w)
 
 
-__all__ = ["TrainingPlan", "TrainingSettings", "TrainingRun", "TrainingReport", "run_training_probe",
+__all__ = ["FitCriterion", "TrainingPlan", "TrainingSettings", "TrainingRun", "TrainingReport", "run_training_probe",
            "match_loss", "make_objective", "primary_output"]

@@ -71,6 +71,8 @@ class OptimizerUse:
     arguments: tuple[tuple[str, ast.expr], ...]
     #: The names the parameters argument mentions (``model.parameters()`` -> {"model"}).
     param_names: frozenset[str]
+    #: The parameters argument itself (``netD.parameters()``), for telling a GAN's two players apart.
+    parameters: ast.expr | None = None
 
 
 @dataclass(frozen=True)
@@ -256,7 +258,6 @@ def read_training_setup(source: str, namespace: dict[str, Any] | None = None) ->
     index = _Index(tree, source)
     setup = TrainingSetup()
     scaling = _InputScaling(tree, source)
-    parameter_arguments: list[ast.expr | None] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and node in tree.body:
             for target in node.targets:
@@ -269,17 +270,15 @@ def read_training_setup(source: str, namespace: dict[str, Any] | None = None) ->
         last = _last(node.func)
         if last in ("argument", "add_argument") and node.args and isinstance(node.args[0], ast.Constant):
             _argparse(node, setup)
-        if _read_optimizer(node, dotted, namespace, index, setup):
-            parameter_arguments.append(node.args[0] if node.args else
-                                       next((k.value for k in node.keywords if k.arg == "params"), None))
-        else:
+        if not _read_optimizer(node, dotted, namespace, index, setup):
             _read_schedule_and_clipping(node, dotted, last, namespace, index, setup)
     setup.loops = _loops(index)
     setup.evaluations = _evaluations(index)
     # Module-level models (modules with parameters: a loss module is no player).
     modules = frozenset(k for k, v in namespace.items() if not isinstance(v, type)
                         and callable(getattr(v, "parameters", None)) and _has_parameters(v))
-    setup.adversarial = find_adversarial(tree, [a for a in parameter_arguments if a is not None], modules)
+    setup.adversarial = find_adversarial(tree, [o.parameters for o in setup.optimizers if o.parameters is not None],
+                                         modules)
     setup.inputs.extend(scaling.issues(index))
     return setup
 
@@ -392,9 +391,11 @@ def _read_optimizer(node: ast.Call, dotted: str, namespace: dict[str, Any], inde
     positional = _positional_names(name)
     arguments = [(positional[i], a) for i, a in enumerate(node.args[1:], start=1) if i < len(positional)]
     arguments += [(k.arg, k.value) for k in node.keywords if k.arg]
+    keyword = next((k.value for k in node.keywords if k.arg == "params"), None)
     params = _names(node.args[0]) if node.args else set()
-    params |= next((_names(k.value) for k in node.keywords if k.arg == "params"), set())
-    setup.optimizers.append(OptimizerUse(index.site(node), name, is_torch, tuple(arguments), frozenset(params)))
+    params |= _names(keyword) if keyword is not None else set()
+    setup.optimizers.append(OptimizerUse(index.site(node), name, is_torch, tuple(arguments), frozenset(params),
+                                         node.args[0] if node.args else keyword))
     _remember_defaults(index, node, setup)
     return True
 
@@ -704,7 +705,7 @@ def _in_eval_mode(scope: ast.AST, loop: ast.AST) -> bool:
     calls = sorted((n for n in ast.walk(scope) if isinstance(n, ast.Call) and _last(n.func) in ("eval", "train")
                     and isinstance(n.func, ast.Attribute)
                     and (getattr(n, "lineno", 0) < loop.lineno or _contains(loop, n))),
-                   key=lambda n: (not _contains(loop, n), n.lineno, n.col_offset))
+                   key=lambda n: (n.lineno, n.col_offset))
     before = [n for n in calls if not _contains(loop, n)]
     inside = [n for n in calls if _contains(loop, n)]
     last = inside[0] if inside else before[-1] if before else None

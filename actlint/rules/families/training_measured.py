@@ -62,7 +62,7 @@ from actlint.rules.families.training_common import model_training, site_location
 def _where(ctx: RuleContext, report: TrainingReport) -> SourceLocation | None:
     """Training-probe findings point at the optimizer the file builds (else at the model)."""
     use = model_training(ctx).optimizer()
-    if use is not None and report.optimizer_origin.startswith("the file"):
+    if use is not None and not assumed(report):
         return site_location(ctx, use.site)
     return ctx.graph.location_of_module("")  # the model's own definition
 
@@ -153,7 +153,7 @@ def diverged(run: TrainingRun, loss_growth: float, persistent: int = 5) -> str |
     if run.first_nonfinite_step is not None:
         return f"the loss became non-finite at step {run.first_nonfinite_step}"
     if run.grew(loss_growth, persistent):
-        peak = max(range(len(run.losses)), key=lambda i: run.losses[i])
+        peak = run.peak_step
         return (f"the loss rose to {short_number(run.growth)}x its initial value ({short_number(run.initial_loss)} -> "
                 f"{short_number(run.losses[peak])} at step {peak}) and stayed above its start for "
                 f"{run.steps_above()} of {len(run.losses)} steps")
@@ -164,7 +164,7 @@ def spiked(run: TrainingRun, spike: float) -> str | None:
     """How the loss spiked before it recovered, or None."""
     if not (math.isfinite(run.growth) and run.growth >= spike):
         return None
-    peak = max(range(len(run.losses)), key=lambda i: run.losses[i])
+    peak = run.peak_step
     return (f"the loss spiked to {short_number(run.growth)}x its initial value at step {peak} "
             f"({short_number(run.initial_loss)} -> {short_number(run.losses[peak])})")
 
@@ -336,7 +336,7 @@ class UpdateRatioOutOfRange(_TrainingMeasured):
         share = self.option("fraction")
         median = report.run.median_ratio()
         # One run, one story: a run that diverged did not take too-small steps.
-        story = diverged(report.run, TrainingDiverges.options["loss-growth"].default) is not None
+        story = diverged(report.run, report.fit.loss_growth, report.fit.persistent_steps) is not None
         for side, bad, bound in (("small", small, low), ("large", large, high)):
             if side == "small" and story:
                 continue
@@ -395,7 +395,7 @@ class LearningRateOutOfRange(_TrainingMeasured):
         run = report.run
         if not fits or run.lr is None:
             return
-        unstable = diverged(run, TrainingDiverges.options["loss-growth"].default) or spiked(run, self.option("spike"))
+        unstable = diverged(run, report.fit.loss_growth, report.fit.persistent_steps) or spiked(run, self.option("spike"))
         if report.steps < report.steps_wanted and not unstable:
             return  # too few steps to call a slow fit too slow
         best = min(fits, key=lambda lr: abs(math.log10(lr / run.lr)))
