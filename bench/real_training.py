@@ -139,14 +139,20 @@ def shaped(x: torch.Tensor, layout: str) -> torch.Tensor:
 def load(name: str, seed: int, model_name: str | None = None):
     """The file's model (built by actlint's loader under ``seed``) and its training plan."""
     from actlint.loader.models import load_models
-    from actlint.probe.replay import training_plan
-    from actlint.source.pairing import training_for
 
     torch.manual_seed(seed)
     loaded = load_models(str(CORPUS / f"{name}.py"))
     by_name = {m.name.split("::")[-1]: m for m in loaded}
     chosen = by_name[model_name] if model_name else loaded[0]
-    return chosen.model, training_plan(training_for(chosen.file, chosen.model)), by_name
+    return chosen.model, plan_of(chosen), by_name
+
+
+def plan_of(loaded) -> Any:
+    """The training plan actlint's probe replays for one loaded model."""
+    from actlint.probe.replay import training_plan
+    from actlint.source.pairing import training_for
+
+    return training_plan(training_for(loaded.file, loaded.model))
 
 
 def optimizer_for(plan, params, lr: float) -> torch.optim.Optimizer:
@@ -363,8 +369,7 @@ def train_gan(name: str, spec: CaseSpec, lr: float, seed: int, data, judge: Digi
     wasserstein = spec.task == "wgan"
     gen_name, disc_name = ("generator", "critic") if wasserstein else ("netG", "netD")
     netG, netD = models[gen_name].model, models[disc_name].model
-    _, planD, _ = load(name, seed, disc_name)
-    _, planG, _ = load(name, seed, gen_name)
+    planD, planG = plan_of(models[disc_name]), plan_of(models[gen_name])
     xs = data[0]
     latent = 64
     optD = optimizer_for(planD, netD.parameters(), lr)
