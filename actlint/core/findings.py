@@ -69,6 +69,11 @@ class Finding:
     # The ``# actlint: ignore`` comment that suppressed this finding (when suppressed).
     suppressed_by: SourceLocation | None = None
 
+    @property
+    def refuted(self) -> bool:
+        """The probe measured this static finding and saw no problem (shown, counted apart, not failing)."""
+        return self.probe is not None and self.probe.status is ProbeStatus.REFUTED
+
     def with_probe(self, verdict: ProbeVerdict) -> "Finding":
         return replace(self, probe=verdict)
 

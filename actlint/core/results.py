@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from actlint.core.findings import Finding, ProbeStatus, Severity
+from actlint.core.findings import Finding, Severity
 
 if TYPE_CHECKING:  # annotations only: the records here never import a stage
     from actlint.graph.view import GraphView
@@ -78,13 +78,13 @@ class LintRun:
         """Problems by severity: findings the probe refuted are counted apart (:meth:`refuted`)."""
         counts = {s.label: 0 for s in sorted(Severity, reverse=True)}
         for f in self.findings():
-            if not _is_refuted(f):
+            if not f.refuted:
                 counts[f.severity.label] += 1
         return counts
 
     def refuted(self) -> list[Finding]:
         """Static findings the probe measured and saw no problem in (shown, not failing the run)."""
-        return [f for f in self.findings() if _is_refuted(f)]
+        return [f for f in self.findings() if f.refuted]
 
     def exit_code(self, fail_on: Severity = Severity.WARNING, exit_zero: bool = False,
                   fail_on_refuted: bool = False) -> int:
@@ -96,9 +96,6 @@ class LintRun:
             return 2
         if exit_zero:
             return 0
-        counted = self.findings() if fail_on_refuted else [f for f in self.findings() if not _is_refuted(f)]
+        counted = self.findings() if fail_on_refuted else [f for f in self.findings() if not f.refuted]
         return 1 if any(f.severity >= fail_on for f in counted) else 0
 
-
-def _is_refuted(finding: Finding) -> bool:
-    return finding.probe is not None and finding.probe.status is ProbeStatus.REFUTED

@@ -194,7 +194,7 @@ def _counts(findings: Iterable[Finding]) -> dict[str, int]:
     """Problems by severity; findings the probe refuted are counted apart (like the text summary)."""
     counts = {s.label: 0 for s in _SEVERITIES}
     for f in findings:
-        if f.probe is None or f.probe.status is not ProbeStatus.REFUTED:
+        if not f.refuted:
             counts[f.severity.label] += 1
     return counts
 

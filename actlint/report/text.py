@@ -31,8 +31,7 @@ def format_finding(f: Finding, color: bool = False) -> list[str]:
     loc = f.location
     where = f"{loc.file}:{loc.line}:{loc.column}" if loc else "<unknown>"
     # A static finding the probe measured and refuted says so where the severity is read.
-    refuted = f.probe is not None and f.probe.status is ProbeStatus.REFUTED
-    sev = _paint(f"[{f.severity.label}{', refuted' if refuted else ''}]", _COLORS[f.severity], color)
+    sev = _paint(f"[{f.severity.label}{', refuted' if f.refuted else ''}]", _COLORS[f.severity], color)
     rule = _paint(f.rule, "1", color)
     lines = [f"{_paint(where, '1', color)}: {rule} {sev} {f.message}"]
     # Structural findings have nothing to measure and measured ones carry their numbers in
