@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actlint.core.location import SourceLocation
+
+if TYPE_CHECKING:  # annotations only: a finding carries its fix as data
+    from actlint.fixes.edits import Fix
 
 
 class Severity(enum.IntEnum):
@@ -68,6 +71,10 @@ class Finding:
     suppressed: bool = False
     # The ``# actlint: ignore`` comment that suppressed this finding (when suppressed).
     suppressed_by: SourceLocation | None = None
+    #: The rule's fix for this finding (``actlint --fix`` applies it), or None.
+    fix: "Fix | None" = None
+    #: Why a rule that fixes such findings offers no fix for this one (built in a loop...), or None.
+    no_fix: str | None = None
 
     @property
     def refuted(self) -> bool:

@@ -11,16 +11,22 @@ Like Fixit and sqlfluff, each rule declares:
 * ``valid`` / ``invalid``: complete example model files. One parametrized test runs every
   rule's examples: each invalid example must produce the rule, each valid one must not.
   They are also the examples of the generated rule pages in ``rules/``.
+* ``fixable``: ``"safe"`` or ``"unsafe"`` when the rule offers fixes (``actlint --fix``); its
+  invalid examples then carry ``fixed``, the file as the fix leaves it, which the example test
+  checks byte for byte before linting it again (the finding must be gone, nothing new may appear).
 """
 
 from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping
 
 from actlint.core.findings import Finding, ProbeStatus, ProbeVerdict, Severity
 from actlint.core.location import SourceLocation
+from actlint.fixes.edits import SAFE, Fix, NoFix
+from actlint.fixes.tree import CannotFix, SourceTree, source_tree
 
 if TYPE_CHECKING:
     from actlint.graph.view import GraphView, OpNode
@@ -35,16 +41,22 @@ class Example:
     ``line`` (invalid examples): the line the finding must point at, when given.
     ``probe``: run the probe for this example (needed by measured rules).
     ``select``: other rules to run alongside (ACT901 judges suppressions of other rules).
+    ``fixed`` (invalid examples of fixable rules): the file after ``actlint --fix --unsafe-fixes``.
     """
 
     code: str
     line: int | None = None
     probe: bool = False
     select: tuple[str, ...] = ()
+    fixed: str | None = None
 
     @property
     def source(self) -> str:
         return textwrap.dedent(self.code).strip() + "\n"
+
+    @property
+    def fixed_source(self) -> str | None:
+        return None if self.fixed is None else textwrap.dedent(self.fixed).strip() + "\n"
 
 
 @dataclass(frozen=True)
@@ -91,8 +103,12 @@ class RuleContext:
         module: str | None = None,
         related: Iterable[SourceLocation] = (),
         severity: Severity | None = None,
+        fix: "Fix | NoFix | None" = None,
     ) -> Finding:
-        """A finding of this rule, located at ``node`` (or ``location``); ``severity`` lowers the rule's for this one."""
+        """A finding of this rule, located at ``node`` (or ``location``); ``severity`` lowers the rule's for this one.
+
+        ``fix``: what :meth:`fix` offered for it (a fix, or why there is none).
+        """
         rule = self.rule
         if location is None and node is not None:
             location = node.location
@@ -107,7 +123,26 @@ class RuleContext:
             module=module,
             node=node.name if node is not None else None,
             related=tuple(related),
+            fix=fix if isinstance(fix, Fix) else None,
+            no_fix=fix.reason if isinstance(fix, NoFix) else None,
         )
+
+    def fix(self, title: str, rewrite: Callable[[SourceTree], Mapping[Any, Any]],
+            *, applicability: str | None = None) -> "Fix | NoFix":
+        """The rule's fix: ``rewrite`` maps nodes of the file's pristine LibCST tree to their
+        replacements (or raises :class:`~actlint.fixes.tree.CannotFix` with the reason it cannot
+        be made exactly). ``applicability`` defaults to the rule's ``fixable``.
+        """
+        path = Path(self.file.path)
+        if self.file.installed or path.suffix != ".py":
+            return NoFix("only .py files are rewritten" if not self.file.installed
+                         else "the model is defined in an installed package")
+        try:
+            tree = source_tree(self.file.source)
+            edits = tree.edits(tree.replaced(dict(rewrite(tree))))
+        except CannotFix as exc:
+            return NoFix(str(exc))
+        return Fix(self.rule.id, title, applicability or self.rule.fixable or SAFE, str(path), edits)
 
 
 class Rule:
@@ -130,6 +165,13 @@ class Rule:
     requires: ClassVar[frozenset[str]] = frozenset({"dataflow"})
     valid: ClassVar[tuple[Example, ...]] = ()
     invalid: ClassVar[tuple[Example, ...]] = ()
+    #: ``"safe"`` or ``"unsafe"`` when the rule offers fixes (the usual applicability of its fixes).
+    fixable: ClassVar[str | None] = None
+
+    def fix_evidence(self, model: Mapping[str, Any]) -> tuple[str, float] | None:
+        """The number a fix of this rule should move, read from a model's JSON result (its probe
+        report, its parameter count): shown before and after ``--fix``. None: nothing to measure."""
+        return None
 
     def __init__(self, severity: Severity | None = None, **options: Any) -> None:
         if severity is not None:
@@ -189,6 +231,8 @@ class Rule:
             problems.append(f"{cls.__name__} has no INVALID example")
         if not cls.valid:
             problems.append(f"{cls.__name__} has no VALID example")
+        if cls.fixable is not None and not any(e.fixed for e in cls.invalid):
+            problems.append(f"{cls.__name__} is fixable but no INVALID example shows the fixed code")
         for name, opt in cls.options.items():
             if not opt.description:
                 problems.append(f"{cls.__name__} option {name} has no description")

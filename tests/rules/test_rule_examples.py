@@ -105,3 +105,44 @@ def test_every_catalogue_id_has_a_rule_or_is_pending():
     for rule in REGISTRY:
         assert rule.id in catalogue, f"{rule.id} is not in the catalogue"
         assert catalogue[rule.id] == rule.name
+
+
+def _cases_with_fixes():
+    for rule in REGISTRY:
+        for i, example in enumerate(rule.invalid):
+            if example.fixed is not None:
+                yield pytest.param(rule, example, id=f"{rule.id}-invalid-{i}")
+
+
+def test_fixable_rules_show_their_fixes():
+    for rule in REGISTRY:
+        fixed = [e for e in rule.invalid if e.fixed is not None]
+        assert bool(fixed) == (rule.fixable is not None), rule.id
+
+
+@pytest.mark.parametrize("rule, example", list(_cases_with_fixes()))
+def test_fix_of_invalid_example(tmp_path, rule, example):
+    """The fix turns the INVALID example into ``fixed`` byte for byte; linted again, the finding is
+    gone and no rule finds more than it found before."""
+    from collections import Counter
+
+    from actlint.fixes.edits import apply_edits, combine
+
+    findings, _ = _lint_example(tmp_path, rule, example)
+    fixes = [f.fix for f in findings if f.fix is not None]
+    assert fixes, [f.no_fix for f in findings]
+    applied, deferred = combine(fixes)
+    assert not deferred
+    assert apply_edits(example.source, applied) == example.fixed_source
+    assert all(fix.applicability == rule.fixable for fix in fixes) or rule.fixable == "unsafe"
+
+    def everything(source: str, name: str) -> Counter:
+        path = write_model(tmp_path, source, name=f"{name}.py")
+        run = lint_paths([str(path)], LintOptions(probe=example.probe))
+        assert not run.errors, run.errors
+        return Counter(f.rule for f in run.findings())
+
+    before, after = everything(example.source, "before"), everything(example.fixed_source, "after")
+    assert after[rule.id] == 0, f"{rule.id} still fires on the fixed code"
+    new = {r: n for r, n in after.items() if n > before[r]}
+    assert not new, f"the fix made new findings: {new}"

@@ -8,7 +8,10 @@ from actlint.graph import ops
 from actlint.core.findings import Finding, ProbeVerdict, Severity
 from actlint.graph.view import GraphView, NodeRef, OpNode
 from actlint.graph.queries import is_gate, is_weighting
+from actlint.fixes.edits import SAFE, UNSAFE
+from actlint.fixes.layers import removal, replacement_activation
 from actlint.rules.base import Example, Rule, RuleContext
+from actlint.rules.fixing import first_layer_gradient, layer_site
 from actlint.rules.confirmation import SOFTMAX_PASS_THROUGH, confirm_model_linearity, confirm_saturation, confirm_segment_linearity, confirm_softmax
 
 #: Ops that pass values through unchanged in sign and in linearity (looked through).
@@ -224,6 +227,16 @@ class SoftmaxInHiddenLayer(Rule):
                 )
             """,
             line=6,
+            fixed="""
+            import torch.nn as nn
+
+            def build_model():
+                return nn.Sequential(
+                    nn.Linear(8, 16),
+                    nn.ReLU(),
+                    nn.Linear(16, 3),
+                )
+            """,
         ),
         Example(
             """
@@ -241,8 +254,23 @@ class SoftmaxInHiddenLayer(Rule):
                     return self.fc2(h)
             """,
             line=11,
+            fixed="""
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(8, 16)
+                    self.fc2 = nn.Linear(16, 3)
+
+                def forward(self, x):
+                    h = F.relu(self.fc1(x))
+                    return self.fc2(h)
+            """,
         ),
     )
+    fixable = UNSAFE
 
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         graph = ctx.graph
@@ -256,11 +284,17 @@ class SoftmaxInHiddenLayer(Rule):
                 continue
             layer = first_layer_downstream(graph, node)
             target = layer.describe() if layer is not None else feeding[0].describe()
+            site = layer_site(ctx, node)
             yield ctx.finding(
                 f"{node.kind} output feeds the layer {target}: softmax in a hidden layer squashes "
                 f"features onto a simplex and attenuates gradients; use ReLU/GELU here",
                 node=node,
+                fix=ctx.fix(f"replace the hidden {node.kind} with ReLU",
+                            lambda tree: replacement_activation(tree, site, "ReLU", "relu")),
             )
+
+    def fix_evidence(self, model):
+        return first_layer_gradient(model)
 
 
 class MissingActivation(Rule):
@@ -694,18 +728,88 @@ class RedundantActivation(Rule):
                     return self.fc2(x)
             """,
             line=12,
+            fixed="""
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(8, 16)
+                    self.act = nn.ReLU()
+                    self.fc2 = nn.Linear(16, 2)
+
+                def forward(self, x):
+                    x = self.act(self.fc1(x))
+                    return self.fc2(x)
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def build_model():
+                return nn.Sequential(
+                    nn.Linear(8, 16),
+                    nn.ReLU(),
+                    nn.ReLU(inplace=True),  # a copy-paste slip
+                    nn.Linear(16, 2),
+                )
+            """,
+            line=7,
+            fixed="""
+            import torch.nn as nn
+
+            def build_model():
+                return nn.Sequential(
+                    nn.Linear(8, 16),
+                    nn.ReLU(),
+                    nn.Identity(),  # a copy-paste slip
+                    nn.Linear(16, 2),
+                )
+            """,
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Head(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 4)
+
+                def forward(self, x):
+                    return torch.sigmoid(self.fc(x)).relu()
+            """,
+            line=10,
+            fixed="""
+            import torch
+            import torch.nn as nn
+
+            class Head(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 4)
+
+                def forward(self, x):
+                    return torch.sigmoid(self.fc(x))
+            """,
         ),
     )
+    fixable = SAFE
 
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         graph = ctx.graph
         for node in graph.of_kind(ops.ACTIVATIONS):
             for prev in graph.walk_backward(node, ops.PASS_THROUGH):
                 if _redundant(prev.kind, node.kind):
+                    site = layer_site(ctx, node)
                     yield ctx.finding(
                         f"{node.kind} applied to the output of {prev.kind} ({prev.describe()}) "
                         f"changes nothing; remove it or add the missing layer between them",
                         node=node,
+                        fix=ctx.fix(f"remove the redundant {node.kind}", lambda tree: removal(tree, site)),
                     )
                     break
 

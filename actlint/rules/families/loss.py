@@ -13,7 +13,10 @@ from actlint.core.findings import Finding, Severity
 from actlint.graph.view import GraphView, OpNode
 from actlint.core.location import SourceLocation
 from actlint.graph.queries import output_activations
+from actlint.fixes.edits import UNSAFE
+from actlint.fixes.losses import LOGITS_FORM, LossSite, logits_form
 from actlint.rules.base import Example, Rule, RuleContext
+from actlint.rules.fixing import layer_site, output_layer_gradient
 from actlint.source.pairing import training_for
 
 def losses_for(ctx: RuleContext) -> list[losses.LossUse]:
@@ -23,6 +26,18 @@ def losses_for(ctx: RuleContext) -> list[losses.LossUse]:
 
 def _loc(ctx: RuleContext, use: losses.LossUse) -> SourceLocation:
     return SourceLocation(str(ctx.file.path), use.line, use.column)
+
+
+def logits_fix(ctx: RuleContext, node: OpNode, uses: list[losses.LossUse], activation: str):
+    """Drop the output ``activation`` and switch ``uses`` to their logits form (see :mod:`actlint.fixes.losses`)."""
+    site = layer_site(ctx, node)
+    sites = [LossSite(u.line, u.column) for u in uses]
+    names = {name for name, value in ctx.file.namespace.items() if value is ctx.model}
+    switched = sorted({u.text.split("(")[0].rpartition(".")[2] for u in uses} & {"BCELoss", "binary_cross_entropy",
+                                                                               "NLLLoss", "nll_loss"})
+    title = f"remove the output {activation}" + (
+        f" and switch {', '.join(switched)} to {', '.join(LOGITS_FORM[s] for s in switched)}" if switched else "")
+    return ctx.fix(title, lambda tree: logits_form(tree, site, sites, names))
 
 
 def _user_overrode(rule: Rule) -> bool:
@@ -90,6 +105,12 @@ class SoftmaxBeforeCrossEntropy(Rule):
             criterion = nn.CrossEntropyLoss()
             """,
             line=3,
+            fixed="""
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 5))
+            criterion = nn.CrossEntropyLoss()
+            """,
         ),
         Example(
             """
@@ -110,6 +131,23 @@ class SoftmaxBeforeCrossEntropy(Rule):
                     loss.backward()
             """,
             line=10,
+            fixed="""
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(16, 5)
+
+                def forward(self, x):
+                    return self.fc(x)
+
+            def train(model, batches):
+                for x, y in batches:
+                    loss = F.cross_entropy(model(x), y)
+                    loss.backward()
+            """,
         ),
         Example(
             """
@@ -130,8 +168,38 @@ class SoftmaxBeforeCrossEntropy(Rule):
             fit(Net(), criterion=nn.NLLLoss())
             """,
             line=10,
+            fixed="""
+            import torch
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(16, 5)
+
+                def forward(self, x):
+                    return self.fc(x)
+
+            def fit(model, criterion, epochs=1):
+                return model, criterion
+
+            fit(Net(), criterion=nn.CrossEntropyLoss())
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 5), nn.Softmax(dim=1))
+            criterion = nn.CrossEntropyLoss()
+
+            def accuracy(x, y):
+                return (model(x).argmax(1) == y).float().mean()
+            """,
+            line=3,
         ),
     )
+    fixable = UNSAFE
 
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         outputs, raw = output_activations(ctx.graph)
@@ -163,10 +231,14 @@ class SoftmaxBeforeCrossEntropy(Rule):
                                f"log_softmax, or return logits and use nn.CrossEntropyLoss")
                 else:
                     continue  # log_softmax + NLLLoss is the intended pairing
-                finding = ctx.finding(message, node=node, related=[_loc(ctx, u) for u in matching])
+                fix = logits_fix(ctx, node, matching, "log_softmax" if kind == "log_softmax" else "softmax")
+                finding = ctx.finding(message, node=node, related=[_loc(ctx, u) for u in matching], fix=fix)
                 if severity is not None and not _user_overrode(self):
                     finding = finding.with_severity(severity)
                 yield finding
+
+    def fix_evidence(self, model):
+        return output_layer_gradient(model)
 
 
 class SigmoidBeforeBCE(Rule):
@@ -219,6 +291,12 @@ class SigmoidBeforeBCE(Rule):
             criterion = nn.BCELoss()
             """,
             line=3,
+            fixed="""
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 1))
+            criterion = nn.BCEWithLogitsLoss()
+            """,
         ),
         Example(
             """
@@ -238,8 +316,25 @@ class SigmoidBeforeBCE(Rule):
                 return F.binary_cross_entropy(model(x), y)
             """,
             line=11,
+            fixed="""
+            import torch
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(16, 1)
+
+                def forward(self, x):
+                    return self.fc(x).squeeze(-1)
+
+            def train(model, x, y):
+                return F.binary_cross_entropy_with_logits(model(x), y)
+            """,
         ),
     )
+    fixable = UNSAFE
 
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         outputs, raw = output_activations(ctx.graph)
@@ -258,14 +353,19 @@ class SigmoidBeforeBCE(Rule):
                     message = (f"the model's output goes through sigmoid ({node.describe()}) and is trained with {where}: "
                                f"log(sigmoid(x)) underflows for confident predictions; return logits and use "
                                f"nn.BCEWithLogitsLoss")
-                    finding = ctx.finding(message, node=node, related=[_loc(ctx, u) for u in matching])
+                    finding = ctx.finding(message, node=node, related=[_loc(ctx, u) for u in matching],
+                                          fix=logits_fix(ctx, node, matching, "sigmoid"))
                 else:
                     message = (f"the model's output goes through sigmoid ({node.describe()}) and is trained with {where}, "
                                f"which applies sigmoid again: predictions are stuck in (0.5, 0.73); remove the sigmoid")
-                    finding = ctx.finding(message, node=node, related=[_loc(ctx, u) for u in matching])
+                    finding = ctx.finding(message, node=node, related=[_loc(ctx, u) for u in matching],
+                                          fix=logits_fix(ctx, node, matching, "sigmoid"))
                     if not _user_overrode(self):
                         finding = finding.with_severity(Severity.ERROR)
                 yield finding
+
+    def fix_evidence(self, model):
+        return output_layer_gradient(model)
 
 
 def _batch_first_ambiguous(graph: GraphView) -> bool:

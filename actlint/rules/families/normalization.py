@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import torch.nn as nn
+
 from actlint.graph import ops
 from actlint.core.findings import Finding, Severity
 from actlint.loader.provenance import module_construction_site
+from actlint.fixes.edits import UNSAFE
+from actlint.fixes.layers import keyword_set
 from actlint.rules.base import Example, Rule, RuleContext
+from actlint.rules.fixing import layer_site, parameter_count
 
 
 class BiasBeforeNorm(Rule):
@@ -45,8 +50,46 @@ class BiasBeforeNorm(Rule):
                 )
             """,
             line=5,
+            fixed="""
+            import torch.nn as nn
+
+            def build_model():
+                return nn.Sequential(
+                    nn.Conv2d(3, 16, 3, bias=False),
+                    nn.BatchNorm2d(16),
+                    nn.ReLU(),
+                )
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Block(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(32, 64, True)  # the classic MLP block
+                    self.bn = nn.BatchNorm1d(64)
+
+                def forward(self, x):
+                    return self.bn(self.fc(x)).relu()
+            """,
+            line=6,
+            fixed="""
+            import torch.nn as nn
+
+            class Block(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(32, 64, False)  # the classic MLP block
+                    self.bn = nn.BatchNorm1d(64)
+
+                def forward(self, x):
+                    return self.bn(self.fc(x)).relu()
+            """,
         ),
     )
+    fixable = UNSAFE
 
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         graph = ctx.graph
@@ -58,12 +101,20 @@ class BiasBeforeNorm(Rule):
             if users and all(u.kind == "batch_norm" for u in users):
                 # Point where the layer is constructed: that is where bias=False goes.
                 location = module_construction_site(module) or node.location
+                site = layer_site(ctx, node)
+                position = 2 if isinstance(module, nn.Linear) else 7  # bias's place in the signature
                 yield ctx.finding(
                     f"{node.describe()} has a bias that {users[0].describe()} cancels (BatchNorm "
                     f"subtracts the mean); construct it with bias=False",
                     node=node,
                     location=location,
+                    fix=ctx.fix("construct the layer with bias=False (checkpoints saved with the bias "
+                                "no longer load strictly)",
+                                lambda tree: keyword_set(tree, site, "bias", "False", position)),
                 )
+
+    def fix_evidence(self, model):
+        return parameter_count(model)
 
 
 class DropoutBeforeBatchNorm(Rule):
