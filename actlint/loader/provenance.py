@@ -1,9 +1,11 @@
-"""Where each module of the user's model was built, and with which constructor arguments.
+"""Where each module of the user's model was built, with which constructor arguments, and where its weights were initialised.
 
 While user code runs, every ``nn.Module``'s construction site in the user's file is recorded,
 so findings inside ``nn.Sequential`` stacks can point at the line that built the layer; the
-integer and config arguments of the user's classes are kept for input inference. Weak keys:
-the records never keep a model alive.
+integer and config arguments of the user's classes are kept for input inference; and every
+``torch.nn.init`` call made from the user's file records the tensor it set, so an init fix
+rewrites the one call that set a layer's weight (and knows every other weight it sets). Weak
+keys: the records never keep a model alive.
 """
 
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import weakref
 
 import contextlib
+import functools
 import itertools
 import sys
 from typing import Any, Iterator
@@ -29,14 +32,7 @@ def _frame_location(user_path: str, skip_self: object) -> SourceLocation | None:
     frame = sys._getframe(2)
     while frame is not None:
         if frame.f_code.co_filename == user_path and frame.f_locals.get("self") is not skip_self:
-            column = 1
-            try:
-                pos = next(itertools.islice(frame.f_code.co_positions(), frame.f_lasti // 2, None))
-                if pos[2] is not None:
-                    column = pos[2] + 1
-            except (StopIteration, AttributeError):
-                pass
-            return SourceLocation(user_path, frame.f_lineno, column)
+            return _location_of(frame, user_path)
         frame = frame.f_back
     return None
 
@@ -58,10 +54,66 @@ def recording_construction_sites(user_path: str) -> Iterator[None]:
             record_constructor_arguments(self, {n: caller.f_locals[n] for n in names if n in caller.f_locals})
 
     nn.Module.__init__ = recording_init  # type: ignore[method-assign]
+    originals = _record_init_calls(user_path)
     try:
         yield
     finally:
         nn.Module.__init__ = original_init  # type: ignore[method-assign]
+        for name, function in originals.items():
+            setattr(torch.nn.init, name, function)
+
+
+def _record_init_calls(user_path: str) -> dict[str, Any]:
+    """Wrap the public in-place ``torch.nn.init`` functions; returns the originals to put back."""
+    originals: dict[str, Any] = {}
+    for name in dir(torch.nn.init):
+        function = getattr(torch.nn.init, name)
+        if name.startswith("_") or not name.endswith("_") or not callable(function):
+            continue
+        originals[name] = function
+        setattr(torch.nn.init, name, _recording(function, user_path))
+    return originals
+
+
+def _recording(function: Any, user_path: str) -> Any:
+    """``function`` that also records which tensor a call from the user's file set, and where."""
+
+    @functools.wraps(function)
+    def recording(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+        result = function(tensor, *args, **kwargs)
+        caller = sys._getframe(1)
+        if caller.f_code.co_filename == user_path and isinstance(tensor, torch.Tensor):
+            _remember_init(tensor, _location_of(caller, user_path))
+        return result
+
+    return recording
+
+
+def _location_of(frame: Any, user_path: str) -> SourceLocation:
+    column = 1
+    try:
+        pos = next(itertools.islice(frame.f_code.co_positions(), frame.f_lasti // 2, None))
+        if pos[2] is not None:
+            column = pos[2] + 1
+    except (StopIteration, AttributeError):
+        pass
+    return SourceLocation(user_path, frame.f_lineno, column)
+
+
+# Where each tensor was last set by a torch.nn.init call in the user's file: id -> (weak
+# reference, site). Not a WeakKeyDictionary: comparing two references compares the tensors.
+_INIT_SITES: dict[int, tuple["weakref.ref[torch.Tensor]", SourceLocation]] = {}
+
+
+def _remember_init(tensor: torch.Tensor, location: SourceLocation) -> None:
+    key = id(tensor)
+    _INIT_SITES[key] = (weakref.ref(tensor, lambda _, key=key: _INIT_SITES.pop(key, None)), location)
+
+
+def init_site(tensor: Any) -> SourceLocation | None:
+    """The ``torch.nn.init`` call in the user's file that last set ``tensor`` (None: none did)."""
+    entry = _INIT_SITES.get(id(tensor))
+    return entry[1] if entry is not None and entry[0]() is tensor else None
 
 
 # Where each module was constructed in the user's file, recorded by the loader while the

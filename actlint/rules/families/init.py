@@ -34,6 +34,10 @@ from actlint.graph.weights import SCALED_LAYERS, tensor_value, weight_stats
 from actlint.probe.symmetry import SymmetryMeasurement, measure_symmetry
 from actlint.rules.base import Example, Option, Rule, RuleContext
 from actlint.rules.confirmation import finding_node, measured_rms, plain_verdict, report_path
+from actlint.fixes.edits import NoFix, UNSAFE
+from actlint.fixes.init import InitCall, matched_init
+from actlint.loader.provenance import init_site
+from actlint.rules.fixing import deepest_signal
 
 # --- weight statistics ----------------------------------------------------------------------
 
@@ -56,6 +60,44 @@ def _layer_name(node: OpNode) -> str:
     for part in path.split("."):
         text += f"[{part}]" if part.isdigit() else f".{part}"
     return "model" + text if text.startswith("[") else "model" + text
+
+
+def _recommended(graph: GraphView, node: OpNode) -> str | None:
+    """The init call matched to what follows ``node`` (None: nothing to match, the layer is a head)."""
+    fixes = {b.fix for b in (gain_band(n) for n in followers(graph, node)) if b is not None}
+    if len(fixes) > 1:
+        return "ambiguous"
+    return next(iter(fixes), None)
+
+
+def _init_fix(ctx: RuleContext, nodes: list[OpNode]):
+    """Rewrite the nn.init calls that set ``nodes``' weights, when each sets only layers with one recommendation."""
+    graph = ctx.graph
+    by_site: dict = {}
+    for node in nodes:
+        weight = getattr(node.module, "weight", None) if node.module is not None else None
+        site = init_site(weight) if weight is not None else None
+        if site is not None:
+            by_site.setdefault(site, None)
+    if not by_site:
+        return NoFix("the weight is not set by a torch.nn.init call of this file (PyTorch's default, a .data "
+                     "assignment or a checkpoint): there is no call to rewrite")
+    calls = []
+    for site in by_site:
+        wanted = set()
+        for other in graph.of_kind(SCALED_LAYERS):
+            weight = getattr(other.module, "weight", None) if other.module is not None else None
+            if weight is not None and init_site(weight) == site:
+                recommended = _recommended(graph, other)
+                if recommended is not None:
+                    wanted.add(recommended)
+        if len(wanted) != 1 or "ambiguous" in wanted:
+            return NoFix(f"the init call at line {site.line} sets layers followed by different activations: "
+                         f"no single init matches them all")
+        calls.append(InitCall(site, wanted.pop()))
+    lines = ", ".join(str(c.site.line) for c in calls)
+    return ctx.fix(f"initialise for the activation that follows (the init call at line {lines})",
+                   lambda tree: matched_init(tree, str(ctx.file.path), calls))
 
 
 # --- ACT301 ----------------------------------------------------------------------------------
@@ -154,6 +196,20 @@ class InitScaleMismatch(Rule):
                     return self.fc3(self.fc2(self.fc1(x).relu()).relu())
             """,
             line=12,
+            fixed="""
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(128, 128)
+                    self.fc2 = nn.Linear(128, 128)
+                    self.fc3 = nn.Linear(128, 10)
+                    nn.init.kaiming_normal_(self.fc1.weight, nonlinearity="relu")  # 11x He scale for the ReLU
+
+                def forward(self, x):
+                    return self.fc3(self.fc2(self.fc1(x).relu()).relu())
+            """,
         ),
         Example(
             """
@@ -165,8 +221,18 @@ class InitScaleMismatch(Rule):
                 nn.init.normal_(model[2].weight, std=0.001)
                 return model
             """,
+            fixed="""
+            import torch.nn as nn
+
+            def build_model():
+                model = nn.Sequential(nn.Conv2d(3, 32, 3), nn.ReLU(), nn.Conv2d(32, 32, 3), nn.ReLU(),
+                                      nn.Conv2d(32, 32, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(10))
+                nn.init.kaiming_normal_(model[2].weight, nonlinearity="relu")
+                return model
+            """,
         ),
     )
+    fixable = UNSAFE
 
     requires = frozenset({"dataflow", "weights"})
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
@@ -200,7 +266,11 @@ class InitScaleMismatch(Rule):
                 f"fan-in {stats.fan_in}), {off:.1f}x {direction} the {band.describe()} expected before the "
                 f"{nexts[0].kind} that follows; initialise it with {band.fix.format(w=weight)}",
                 node=node,
+                fix=_init_fix(ctx, [node]),
             )
+
+    def fix_evidence(self, model):
+        return deepest_signal(model)
 
     def measure(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
         report = ctx.probe
@@ -305,6 +375,17 @@ class SignalExplosionOrCollapse(Rule):
                     layers += [layer, nn.ReLU()]
                 return nn.Sequential(*layers, nn.Linear(64, 10))
             """,
+            fixed="""
+            import torch.nn as nn
+
+            def build_model():
+                layers = []
+                for _ in range(20):
+                    layer = nn.Linear(64, 64)
+                    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")  # 3x He
+                    layers += [layer, nn.ReLU()]
+                return nn.Sequential(*layers, nn.Linear(64, 10))
+            """,
         ),
         Example(
             """
@@ -324,8 +405,25 @@ class SignalExplosionOrCollapse(Rule):
                     return x
             """,
             line=6,
+            fixed="""
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.blocks = nn.ModuleList(nn.Linear(32, 32) for _ in range(12))
+                    for block in self.blocks:
+                        nn.init.xavier_normal_(block.weight, gain=nn.init.calculate_gain("tanh"))
+                        nn.init.zeros_(block.bias)
+
+                def forward(self, x):
+                    for block in self.blocks:
+                        x = block(x).tanh()
+                    return x
+            """,
         ),
     )
+    fixable = UNSAFE
 
     requires = frozenset({"dataflow", "weights"})
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
@@ -364,7 +462,12 @@ class SignalExplosionOrCollapse(Rule):
                 f"allowed [{lo:g}, {hi:g}]): match each layer's init to its activation "
                 f'(nn.init.kaiming_normal_(w, nonlinearity="relu") before ReLU) or add normalization',
                 node=node,
+                fix=_init_fix(ctx, [n for n in graph.nodes if n.is_weight_layer and signals[n.index] is not None
+                                    and signals[n.index].start == sig.start]),
             )
+
+    def fix_evidence(self, model):
+        return deepest_signal(model)
 
     def measure(self, finding: Finding, ctx: RuleContext) -> ProbeVerdict:
         report = ctx.probe

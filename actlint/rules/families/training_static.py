@@ -13,6 +13,8 @@ from typing import Iterable
 import torch.nn as nn
 
 from actlint.core.findings import Finding, ProbeStatus, ProbeVerdict, Severity
+from actlint.fixes.edits import SAFE, UNSAFE
+from actlint.fixes.training import adamw_for_adam, evaluation_mode, zero_grad_in_loop
 from actlint.rules.base import Example, Option, Rule, RuleContext
 from actlint.core.numbers import json_number, short_number
 
@@ -104,8 +106,60 @@ class GradientsNeverZeroed(_Static):
                     optimizer.step()
             """,
             line=12,
+            fixed="""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            criterion = nn.CrossEntropyLoss()
+
+            def train(batches):
+                for x, y in batches:
+                    optimizer.zero_grad()
+                    loss = criterion(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+            """,
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            scaler = torch.amp.GradScaler("cpu")
+
+            def train(batches):
+                for x, y in batches:
+                    # mixed precision
+                    loss = nn.functional.cross_entropy(model(x), y)
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
+            """,
+            line=12,
+            fixed="""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            scaler = torch.amp.GradScaler("cpu")
+
+            def train(batches):
+                for x, y in batches:
+                    opt.zero_grad()
+                    # mixed precision
+                    loss = nn.functional.cross_entropy(model(x), y)
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
+            """,
         ),
     )
+    fixable = UNSAFE
 
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         for loop in model_training(ctx).loops:
@@ -113,10 +167,14 @@ class GradientsNeverZeroed(_Static):
                 continue
             clue = (f"; zero_grad() runs once, before the loop (line {loop.zeroed_before.line}), not per step"
                     if loop.zeroed_before else "")
+            before = loop.zeroed_before.line if loop.zeroed_before else None
             yield ctx.finding(
                 f"the loop at line {loop.site.line} calls backward() and step() (line {loop.step.line}) but never "
                 f"zeroes gradients: each step applies the sum of every gradient so far{clue}",
                 location=site_location(ctx, loop.backward),
+                fix=ctx.fix("zero the gradients at the start of every iteration",
+                            lambda tree, loop=loop, before=before: zero_grad_in_loop(
+                                tree, loop.site.line, loop.step.line, loop.step.column, before)),
             )
 
 
@@ -300,8 +358,34 @@ class AdamWeightDecay(_Static):
             optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=WEIGHT_DECAY)
             """,
             line=6,
+            fixed="""
+            import torch
+            import torch.nn as nn
+
+            WEIGHT_DECAY = 5e-4
+            model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=WEIGHT_DECAY)
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+            from torch.optim import Adam
+
+            model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+            optimizer = Adam(model.parameters(), weight_decay=1e-4)  # L2
+            """,
+            line=5,
+            fixed="""
+            import torch.nn as nn
+            from torch.optim import Adam, AdamW
+
+            model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+            optimizer = AdamW(model.parameters(), weight_decay=1e-4)  # L2
+            """,
         ),
     )
+    fixable = UNSAFE
 
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         training = model_training(ctx)
@@ -315,6 +399,8 @@ class AdamWeightDecay(_Static):
                     f"Adam(weight_decay={decay:g}) applies L2 through the adaptive scaling of Adam, which is not "
                     f"decoupled weight decay: use AdamW(weight_decay=...)",
                     location=site_location(ctx, use.site),
+                    fix=ctx.fix("use AdamW: the same weight_decay becomes decoupled decay (weaker per step; "
+                                "retune it)", lambda tree, site=use.site: adamw_for_adam(tree, site.line, site.column)),
                 )
 
 
@@ -465,8 +551,72 @@ class EvalInTrainMode(_Static):
                 return correct
             """,
             line=9,
+            fixed="""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(16, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 4))
+
+            def evaluate(loader):
+                correct = 0
+                model.eval()
+                with torch.no_grad():
+                    for x, y in loader:
+                        correct += (model(x).argmax(1) == y).sum().item()
+                model.train()
+                return correct
+            """,
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, 4))
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+            def fit(train_loader, val_loader, epochs=3):
+                for epoch in range(epochs):
+                    model.train()
+                    for x, y in train_loader:
+                        optimizer.zero_grad()
+                        nn.functional.cross_entropy(model(x), y).backward()
+                        optimizer.step()
+
+                    # validation
+                    total = 0.0
+                    for x, y in val_loader:
+                        total += nn.functional.cross_entropy(model(x), y).item()
+                    print(epoch, total)
+            """,
+            line=18,
+            fixed="""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, 4))
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+            def fit(train_loader, val_loader, epochs=3):
+                for epoch in range(epochs):
+                    model.train()
+                    for x, y in train_loader:
+                        optimizer.zero_grad()
+                        nn.functional.cross_entropy(model(x), y).backward()
+                        optimizer.step()
+
+                    # validation
+                    total = 0.0
+                    model.eval()
+                    with torch.no_grad():
+                        for x, y in val_loader:
+                            total += nn.functional.cross_entropy(model(x), y).item()
+                    model.train()
+                    print(epoch, total)
+            """,
         ),
     )
+    fixable = SAFE
 
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         layers = sorted({type(m).__name__ for m in ctx.model.modules() if isinstance(m, _TRAIN_MODE_LAYERS)})
@@ -478,8 +628,15 @@ class EvalInTrainMode(_Static):
                 problems.append("without torch.no_grad() (autograd records the whole evaluation)")
             if problems:
                 what = use.function if use.function.startswith("the loop") else f"{use.function}()"
+                set_eval = bool(layers) and not use.eval_mode
+                title = " and ".join(part for part, wanted in (
+                    ("model.eval() before the evaluation loop and model.train() after it", set_eval),
+                    ("the loop under torch.no_grad()", not use.no_grad)) if wanted)
                 yield ctx.finding(f"{what} evaluates the model " + " and ".join(problems),
-                                  location=site_location(ctx, use.site))
+                                  location=site_location(ctx, use.site),
+                                  fix=ctx.fix(title, lambda tree, site=use.site, set_eval=set_eval, no_grad=not use.no_grad:
+                                              evaluation_mode(tree, site.line, site.column,
+                                                              set_eval=set_eval, no_grad=no_grad)))
 
 
 __all__ = ["GradientsNeverZeroed", "RNNWithoutClipping", "AdamWeightDecay", "UnnormalizedInputs", "EvalInTrainMode"]
