@@ -119,8 +119,8 @@ def removal(tree: SourceTree, site: LayerSite) -> dict:
         # A module called in forward(): call the input through, leave the (parameter-free) module built.
         where = _in_file(site, site.called_at, "activation call")
         call = tree.call_at(where.line, where.column)
-    return {call: _unwrapped(tree, call, site).with_changes(lpar=call.lpar, rpar=call.rpar)
-            if call.lpar else _unwrapped(tree, call, site)}
+    source = _unwrapped(tree, call, site)
+    return {call: source.with_changes(lpar=call.lpar, rpar=call.rpar) if call.lpar else source}
 
 
 def _without_arg(call: cst.Call, arg: cst.Arg) -> cst.Call:
@@ -166,13 +166,13 @@ def keyword_set(tree: SourceTree, site: LayerSite, keyword: str, value: str, pos
         i = positional[position]
         args[i] = args[i].with_changes(value=new_value)
         return {call: call.with_changes(args=args)}
-    if args:
+    comma: cst.Comma | cst.MaybeSentinel = cst.MaybeSentinel.DEFAULT
+    if args:  # the new last argument takes over the old last one's trailing comma (and its newline)
         last = args[-1]
-        comma = last.comma if isinstance(last.comma, cst.Comma) else cst.MaybeSentinel.DEFAULT
+        if isinstance(last.comma, cst.Comma):
+            comma = last.comma
         args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-        args.append(cst.Arg(new_value, keyword=cst.Name(keyword), equal=cst.AssignEqual(
-            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")), comma=comma))
-    else:
-        args.append(cst.Arg(new_value, keyword=cst.Name(keyword), equal=cst.AssignEqual(
-            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))))
+    no_space = cst.SimpleWhitespace("")
+    args.append(cst.Arg(new_value, keyword=cst.Name(keyword), comma=comma,
+                        equal=cst.AssignEqual(whitespace_before=no_space, whitespace_after=no_space)))
     return {call: call.with_changes(args=args)}

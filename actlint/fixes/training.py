@@ -82,8 +82,8 @@ def adamw_for_adam(tree: SourceTree, line: int, column: int) -> dict:
     return replacements
 
 
-def _leaves_early(loop: cst.CSTNode) -> int | None:
-    """The line of a return/yield inside the loop (its own function), which would skip model.train()."""
+def _leaves_early(loop: cst.CSTNode) -> bool:
+    """Does the loop return or yield (in its own function)? That would skip model.train() after it."""
     found: list[cst.CSTNode] = []
 
     class Finder(cst.CSTVisitor):
@@ -100,7 +100,7 @@ def _leaves_early(loop: cst.CSTNode) -> int | None:
             found.append(node)
 
     loop.visit(Finder())
-    return len(found) or None
+    return bool(found)
 
 
 def evaluation_mode(tree: SourceTree, line: int, column: int, *, set_eval: bool, no_grad: bool) -> dict:

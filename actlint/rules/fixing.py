@@ -37,9 +37,6 @@ def _renumbers_state(model: nn.Module, path: str) -> bool:
     return any(next(iter(m.state_dict()), None) is not None for m in later)
 
 
-__all__ = ["deepest_signal", "first_layer_gradient", "layer_site", "output_layer_gradient", "parameter_count"]
-
-
 # --- fix evidence: numbers read from a model's JSON result, before and after a fix -----------
 
 
@@ -75,3 +72,6 @@ def deepest_signal(model: dict) -> tuple[str, float] | None:
 
 def parameter_count(model: dict) -> tuple[str, float] | None:
     return ("parameters", model["parameters"]) if isinstance(model.get("parameters"), int) else None
+
+
+__all__ = ["deepest_signal", "first_layer_gradient", "layer_site", "output_layer_gradient", "parameter_count"]

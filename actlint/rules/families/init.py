@@ -62,36 +62,31 @@ def _layer_name(node: OpNode) -> str:
     return "model" + text if text.startswith("[") else "model" + text
 
 
-def _recommended(graph: GraphView, node: OpNode) -> str | None:
-    """The init call matched to what follows ``node`` (None: nothing to match, the layer is a head)."""
-    fixes = {b.fix for b in (gain_band(n) for n in followers(graph, node)) if b is not None}
-    if len(fixes) > 1:
-        return "ambiguous"
-    return next(iter(fixes), None)
+def _recommended(graph: GraphView, node: OpNode) -> set[str]:
+    """The init calls matched to what follows ``node`` (empty: nothing to match, the layer is a head)."""
+    return {b.fix for b in (gain_band(n) for n in followers(graph, node)) if b is not None}
 
 
 def _init_fix(ctx: RuleContext, nodes: list[OpNode]):
     """Rewrite the nn.init calls that set ``nodes``' weights, when each sets only layers with one recommendation."""
     graph = ctx.graph
-    by_site: dict = {}
+    sites = []  # the init calls that set these layers' weights, each once, in order
     for node in nodes:
         weight = getattr(node.module, "weight", None) if node.module is not None else None
         site = init_site(weight) if weight is not None else None
-        if site is not None:
-            by_site.setdefault(site, None)
-    if not by_site:
+        if site is not None and site not in sites:
+            sites.append(site)
+    if not sites:
         return NoFix("the weight is not set by a torch.nn.init call of this file (PyTorch's default, a .data "
                      "assignment or a checkpoint): there is no call to rewrite")
     calls = []
-    for site in by_site:
-        wanted = set()
+    for site in sites:
+        wanted: set[str] = set()
         for other in graph.of_kind(SCALED_LAYERS):
             weight = getattr(other.module, "weight", None) if other.module is not None else None
             if weight is not None and init_site(weight) == site:
-                recommended = _recommended(graph, other)
-                if recommended is not None:
-                    wanted.add(recommended)
-        if len(wanted) != 1 or "ambiguous" in wanted:
+                wanted |= _recommended(graph, other)
+        if len(wanted) != 1:
             return NoFix(f"the init call at line {site.line} sets layers followed by different activations: "
                          f"no single init matches them all")
         calls.append(InitCall(site, wanted.pop()))
