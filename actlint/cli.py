@@ -174,8 +174,16 @@ def main() -> None:
               help="Treat files named on the command line like files found in a directory: skip those "
                    "that do not look like model code, and a file without a model is not an error "
                    "(the pre-commit hook passes this).")
+@click.option("--fix", "fix", is_flag=True,
+              help="Apply the fixes the rules offer (safe ones; unsafe ones too with --unsafe-fixes), lint each "
+                   "fixed file again and keep only the fixes the re-lint bears out.")
+@click.option("--diff", "diff", is_flag=True,
+              help="Print the unified diff the fixes would make, without writing (exit 1 if there is one).")
+@click.option("--unsafe-fixes", "unsafe_fixes", is_flag=True,
+              help="Also apply fixes that change what the model computes or how it trains (see `actlint rules`).")
 def check(paths: tuple[str, ...], output_format: str, output: str | None, config_file: str | None, isolated: bool,
-          exit_zero: bool, show_suppressed: bool, jobs: int | None, **flags: Any) -> None:
+          exit_zero: bool, show_suppressed: bool, jobs: int | None, fix: bool, diff: bool, unsafe_fixes: bool,
+          **flags: Any) -> None:
     """Lint the models in PATH... (files, file.py::Name, directories)."""
     if flags["skip_non_models"]:
         from actlint.files.prefilter import filtered_out
@@ -190,7 +198,7 @@ def check(paths: tuple[str, ...], output_format: str, output: str | None, config
     # Lazy: `actlint rules`, `explain` and the hook's no-model path above must not import torch.
     from actlint.config import discover
     from actlint.options import build_options
-    from actlint.pipeline import lint_paths
+    from actlint.pipeline import fix_paths, lint_paths
     from actlint.rules.registry import default_registry
 
     try:
@@ -214,16 +222,47 @@ def check(paths: tuple[str, ...], output_format: str, output: str | None, config
             workers = jobs or 0  # 0: auto (one per core, when the first file says it pays)
             if output_format == "html":
                 workers = 1  # the HTML report draws graphs and probe data that stay in one process
-            run = lint_paths(paths, options, jobs=workers)
+            if fix and not diff:
+                run = fix_paths(paths, options, unsafe=unsafe_fixes, jobs=workers)
+            else:
+                run = lint_paths(paths, options, jobs=workers)
         except (UserError, ValueError) as exc:
             _fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - an internal error is still one line and exit 2
             _internal_error(exc)
+        if diff:
+            sys.exit(_write_diffs(run, unsafe_fixes, report_stream))
+        run.unsafe_fixes = unsafe_fixes
         _write_report(run, output_format, output, show_suppressed=show_suppressed, stream=report_stream)
     # Errors go to stderr, one line each, in every format: stdout holds only the report.
+    for refusal in sorted({(o.file, o.reason) for o in run.fix_outcomes() if o.status == "not-written"}):
+        click.echo(f"actlint: {refusal[0]}: not rewritten: {refusal[1]}", err=True)
     for error in run.errors:
         click.echo(f"actlint: error: {error.message}", err=True)
     sys.exit(run.exit_code(fail_level, exit_zero, fail_on_refuted=options.fail_on_refuted))
+
+
+def _write_diffs(run: "LintRun", unsafe: bool, out: TextIO) -> int:
+    """``--diff``: the fixes' unified diffs on stdout, a count on stderr; 1 when there is a diff."""
+    from actlint.fixer.preview import preview
+    from actlint.report.text import plural
+
+    previews = preview(run, unsafe)
+    for file in previews:
+        if file.refused:
+            click.echo(f"actlint: {file.file}: would not be rewritten: {file.refused}", err=True)
+        out.write(file.diff)
+    fixes = sum(file.fixes for file in previews)
+    more = len(run.fixable(True)) - len(run.fixable(False)) if not unsafe else 0
+    summary = f"Would fix {plural(fixes, 'problem')}"
+    if more:
+        summary += f"; {more} more with --unsafe-fixes"
+    click.echo(summary, err=True)
+    for error in run.errors:
+        click.echo(f"actlint: error: {error.message}", err=True)
+    if run.errors:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if any(file.diff for file in previews) else EXIT_OK
 
 
 def run() -> None:

@@ -51,6 +51,7 @@ from actlint.trace import (
     trace_executed, trace_model,
 )
 from actlint.files.discovery import FileFilter
+from actlint.fixer.session import fix_run
 
 
 def expand_targets(
@@ -129,6 +130,29 @@ def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry
         run.models.extend(models)
         run.errors.extend(errors)
     return run
+
+
+def fix_paths(args: Sequence[str], options: LintOptions, *, unsafe: bool = False, jobs: int = 1) -> LintRun:
+    """``actlint --fix``: lint ``args``, apply the fixes offered, verify each by linting its file again.
+
+    The re-lint of a file lints the same targets with the same options (each file is linted
+    from the same seed, so the probe sees the same weights and inputs); the returned run holds
+    the fixed files' last lint with each model's :class:`~actlint.fixes.outcome.FixOutcome` list.
+    """
+    run = lint_paths(args, options, jobs=jobs)
+    targets = expand_targets(args, options.files, options.skip_non_models)
+    registry = default_registry()
+    rules = {rule.id: rule for rule in instantiate_rules(registry, options.selection)}
+
+    def relint(path: str) -> LintRun:
+        mine = [target for target, _ in targets if str(Path(split_selector(target)[0]).resolve()) == path]
+        return lint_paths(mine, options, registry)
+
+    def evidence(rule_id: str, model: ModelResult) -> tuple[str, float] | None:
+        rule = rules.get(rule_id)
+        return rule.fix_evidence({"probe": model.probe, "parameters": model.parameters}) if rule else None
+
+    return fix_run(run, relint, evidence, unsafe=unsafe)
 
 
 def _lint_target(target: str, from_directory: bool, options: LintOptions, rules: Sequence[Rule],

@@ -81,6 +81,12 @@ class Finding:
         """The probe measured this static finding and saw no problem (shown, counted apart, not failing)."""
         return self.probe is not None and self.probe.status is ProbeStatus.REFUTED
 
+    def fixable(self, unsafe: bool = False) -> bool:
+        """``--fix`` applies this finding's fix: there is one, the finding is neither suppressed nor
+        refuted by the probe (rewriting a network the measurement found healthy is not a fix), and
+        the fix is safe or ``unsafe`` fixes are enabled."""
+        return self.fix is not None and not self.suppressed and not self.refuted and (unsafe or self.fix.safe)
+
     def with_probe(self, verdict: ProbeVerdict) -> "Finding":
         return replace(self, probe=verdict)
 

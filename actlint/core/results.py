@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from actlint.core.findings import Finding, Severity
 
 if TYPE_CHECKING:  # annotations only: the records here never import a stage
+    from actlint.fixes.outcome import FixOutcome
     from actlint.graph.view import GraphView
     from actlint.probe.reports import ProbeReport
 
@@ -35,6 +36,8 @@ class ModelResult:
     #: The options each selected rule ran with (the HTML report draws the measured rules'
     #: thresholds on its charts).
     rule_options: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    #: What ``--fix`` did with this model's fixes (empty without ``--fix``).
+    fixes: "list[FixOutcome]" = field(default_factory=list)
 
     @property
     def selector(self) -> str:
@@ -62,6 +65,10 @@ class LintRun:
 
     models: list[ModelResult] = field(default_factory=list)
     errors: list[RunError] = field(default_factory=list)
+    #: ``--fix`` ran: the models of fixed files are their re-lint's, with the outcomes attached.
+    fixing: bool = False
+    #: Unsafe fixes were enabled (``--unsafe-fixes``).
+    unsafe_fixes: bool = False
 
     def findings(self) -> list[Finding]:
         return [f for m in self.models for f in m.active_findings()]
@@ -69,6 +76,14 @@ class LintRun:
     def suppressed(self) -> list[Finding]:
         """Findings suppressed by comments in the user's files (not counted as problems)."""
         return [f for m in self.models for f in m.suppressed_findings()]
+
+    def fix_outcomes(self) -> "list[FixOutcome]":
+        """Every fix ``--fix`` tried, model by model."""
+        return [o for m in self.models for o in m.fixes]
+
+    def fixable(self, unsafe: bool) -> list[Finding]:
+        """Problems (not refuted) whose fix ``--fix`` applies: safe fixes, and unsafe ones when ``unsafe``."""
+        return [f for f in self.findings() if f.fixable(unsafe)]
 
     def partial_models(self) -> list[ModelResult]:
         """Models some selected rule could not run on ("All checks passed" is not true of them)."""

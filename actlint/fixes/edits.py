@@ -8,6 +8,7 @@ overlap (identical edits from two findings, say ACT301 and ACT302 on one init ca
 from __future__ import annotations
 
 import difflib
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -39,6 +40,11 @@ class Fix:
     applicability: str  # SAFE or UNSAFE
     file: str  # absolute path of the file the edits apply to
     edits: tuple[TextEdit, ...]
+    #: The file as the user named it (where the fixer writes: a symbolic link there is refused).
+    shown: str = ""
+    #: :func:`digest` of the text the edits were computed against: the fixer writes only if the
+    #: file on disk still reads the same.
+    source_digest: str = ""
 
     @property
     def safe(self) -> bool:
@@ -54,6 +60,11 @@ class NoFix:
     """Why a fixable rule offers no fix for this finding (the layer is built in a loop, in another file...)."""
 
     reason: str
+
+
+def digest(text: str) -> str:
+    """A short fingerprint of a file's text (the fixer compares it with the file on disk)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def edits_between(original: str, fixed: str) -> tuple[TextEdit, ...]:
@@ -98,5 +109,6 @@ def apply_edits(original: str, fixes: Iterable[Fix]) -> str:
 
 def unified_diff(original: str, fixed: str, path: str) -> str:
     """A ``diff -u`` of one file (empty when nothing changed)."""
+    before, after = (path, path) if path.startswith("/") else (f"a/{path}", f"b/{path}")  # git's prefixes, relative paths only
     return "".join(difflib.unified_diff(original.splitlines(keepends=True), fixed.splitlines(keepends=True),
-                                        fromfile=f"a/{path}", tofile=f"b/{path}"))
+                                        fromfile=before, tofile=after))

@@ -9,7 +9,9 @@ import os
 from typing import TextIO
 
 from actlint.core.findings import Finding, ProbeStatus, Severity
+from actlint.core.numbers import short_number
 from actlint.core.results import LintRun
+from actlint.fixes.outcome import ROLLED_BACK, FixOutcome
 
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
 
@@ -47,6 +49,49 @@ def format_finding(f: Finding, color: bool = False) -> list[str]:
     return lines
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 problem``, ``2 problems``."""
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
+def format_fix(outcome: FixOutcome) -> str:
+    """``model.py:12:9: ACT402 fixed: <title>; gradient at the output layer 3e-09 -> 0.21``."""
+    where = f"{outcome.file}:{outcome.line}:{outcome.column}" if outcome.line else outcome.file
+    if outcome.fixed:
+        line = f"{where}: {outcome.rule} fixed: {outcome.title}"
+        if outcome.evidence is not None:
+            after = short_number(outcome.after) if outcome.after is not None else "not measured"
+            line += f"; {outcome.evidence} {short_number(outcome.before)} -> {after}"
+        return line
+    verdict = "fix rolled back" if outcome.status == ROLLED_BACK else "fix not written"
+    return f"{where}: {outcome.rule} {verdict}: {outcome.title} ({outcome.reason})"
+
+
+def fix_summary(run: LintRun) -> str:
+    """``; 3 fixed, 1 fixable with --unsafe-fixes`` (with --fix) or ``; 2 fixable with --fix`` (without)."""
+    parts = []
+    if run.fixing:
+        outcomes = run.fix_outcomes()
+        fixed = sum(1 for o in outcomes if o.fixed)
+        parts.append(f"{fixed} fixed")
+        failed = sum(1 for o in outcomes if not o.fixed)
+        if failed:
+            parts.append(f"{plural(failed, 'fix')} rolled back or not written")
+        if not run.unsafe_fixes:
+            unsafe = len(run.fixable(True)) - len(run.fixable(False))
+            if unsafe:
+                parts.append(f"{unsafe} fixable with --unsafe-fixes")
+        return "; " + ", ".join(parts)
+    safe = len(run.fixable(run.unsafe_fixes))
+    if safe:
+        parts.append(f"{safe} fixable with --fix" + (" --unsafe-fixes" if run.unsafe_fixes else ""))
+    if not run.unsafe_fixes:
+        unsafe = len(run.fixable(True)) - safe
+        if unsafe:
+            parts.append(f"{unsafe} {'more' if safe else 'fixable'} with --fix --unsafe-fixes")
+    return "; " + ", ".join(parts) if parts else ""
+
+
 def partial_summary(partial: list) -> str:
     """``1 model linted partially: 19 rules could not run (no dataflow graph)``."""
     from actlint.rules.engine import short_reason
@@ -70,15 +115,23 @@ def write_text(run: LintRun, out: TextIO, *, show_suppressed: bool = False) -> N
                              else "    suppressed")
                 lines = [_paint(line, "2", color) for line in lines]
             out.write("\n".join(lines) + "\n")
+        for outcome in m.fixes:
+            out.write(_paint(format_fix(outcome), "32" if outcome.fixed else "33", color) + "\n")
         for note in m.notes:
             out.write(f"{m.selector}: note: {note}\n")
     counts = run.counts()
-    total = sum(counts.values())
+    fixed = sum(1 for o in run.fix_outcomes() if o.fixed)
+    total = sum(counts.values()) + fixed
     models = len(run.models)
     suppressed = len(run.suppressed())
     parts = ", ".join(f"{n} {label}{'s' if n != 1 else ''}" for label, n in counts.items() if n)
-    summary = f"Found {total} problem{'s' if total != 1 else ''}" + (f" ({parts})" if parts else "")
-    summary += f" in {models} model{'s' if models != 1 else ''}"
+    summary = f"Found {total} problem{'s' if total != 1 else ''}"
+    if run.fixing:  # the severities are those of the problems left
+        summary += f" in {models} model{'s' if models != 1 else ''}" + fix_summary(run)
+        summary += f", {total - fixed} remaining" + (f" ({parts})" if parts else "")
+    else:
+        summary += (f" ({parts})" if parts else "") + f" in {models} model{'s' if models != 1 else ''}"
+        summary += fix_summary(run)
     refuted = len(run.refuted())
     if refuted:
         summary += f"; {refuted} refuted by the probe"
@@ -93,7 +146,7 @@ def write_text(run: LintRun, out: TextIO, *, show_suppressed: bool = False) -> N
     partial = run.partial_models()
     if partial:
         summary += "; " + partial_summary(partial)
-    if total == 0 and not run.errors and not partial:
+    if total == 0 and not run.errors and not partial and not run.fix_outcomes():
         summary = f"All checks passed ({models} model{'s' if models != 1 else ''}"
         summary += f", {suppressed} suppressed)." if suppressed else ")."
         if refuted:

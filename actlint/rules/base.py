@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping
 
 from actlint.core.findings import Finding, ProbeStatus, ProbeVerdict, Severity
 from actlint.core.location import SourceLocation
-from actlint.fixes.edits import SAFE, Fix, NoFix
+from actlint.fixes.edits import SAFE, Fix, NoFix, digest
 from actlint.fixes.tree import CannotFix, SourceTree, source_tree
 
 if TYPE_CHECKING:
@@ -142,7 +142,8 @@ class RuleContext:
             edits = tree.edits(tree.replaced(dict(rewrite(tree))))
         except CannotFix as exc:
             return NoFix(str(exc))
-        return Fix(self.rule.id, title, applicability or self.rule.fixable or SAFE, str(path), edits)
+        return Fix(self.rule.id, title, applicability or self.rule.fixable or SAFE, str(path), edits,
+                   shown=self.file.display, source_digest=digest(self.file.source))
 
 
 class Rule:
