@@ -5,6 +5,7 @@
     print(result)              # the text report
     result.findings            # the Finding objects every report shows
     result.to_json()           # the JSON document of the CLI (one model)
+    result.fixes, result.diff()  # the rules' fixes, and the diff `actlint --diff` would print
     result                     # in Jupyter: the HTML report, inline
 
     actlint.check(model, (8, 3, 32, 32))   # raises actlint.LintError in a test
@@ -33,6 +34,7 @@ from actlint.pipeline import lint_models
 from actlint.rules.engine import instantiate_rules, validate_codes
 from actlint.core.errors import UserError
 from actlint.core.findings import Finding, Severity
+from actlint.fixes.edits import Fix
 from actlint.trace.inputs import make_tensor, parse_dtype
 from actlint.loader.loaded import LoadedFile, LoadedModel, display_path
 from actlint.core.results import LintRun, ModelResult
@@ -68,6 +70,18 @@ class LintResult:
     def errors(self) -> list[str]:
         """One-line messages for what could not be linted (empty when the model was linted)."""
         return [e.message for e in self.run.errors]
+
+    @property
+    def fixes(self) -> list[Fix]:
+        """The fixes the rules offer for the active findings (safe and unsafe; see :meth:`diff`)."""
+        return [f.fix for f in self.findings if f.fix is not None]
+
+    def diff(self, unsafe: bool = False) -> str:
+        """The unified diff ``actlint --diff`` (``--unsafe-fixes`` with ``unsafe``) would print for
+        the model's file; nothing is written. Empty when there is nothing to fix."""
+        from actlint.fixer.preview import preview
+
+        return "".join(file.diff for file in preview(self.run, unsafe))
 
     @property
     def model(self) -> ModelResult | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from actlint.core.numbers import json_number
+
 #: The fix was written and the re-lint no longer shows its finding (nor a new error).
 FIXED = "fixed"
 #: The fix was written, the re-lint still showed its finding or a new error: the file was restored.
@@ -44,5 +46,5 @@ class FixOutcome:
             "rule": self.rule, "title": self.title, "applicability": self.applicability, "status": self.status,
             "reason": self.reason, "file": self.file, "line": self.line, "column": self.column,
             "evidence": None if self.evidence is None else
-            {"measure": self.evidence, "before": self.before, "after": self.after},
+            {"measure": self.evidence, "before": json_number(self.before), "after": json_number(self.after)},
         }

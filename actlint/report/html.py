@@ -38,6 +38,7 @@ from actlint.report.html_charts import (
     Chart, activation_health_chart, gradient_flow_chart, sci, training_loss_chart, update_ratio_chart,
 )
 from actlint.core.results import LintRun, ModelResult
+from actlint.fixes.outcome import FixOutcome
 from actlint.rules.registry import default_registry
 
 #: Default folder of per-model reports, relative to the working directory.
@@ -134,6 +135,23 @@ class FindingCard:
     instead: str
     references: list[str]
     related: list[str]
+    fix_title: str = ""  # the rule's fix for this finding (``actlint --fix``)
+    fix_applicability: str = ""  # "safe" or "unsafe"
+    no_fix: str = ""  # why the rule offers no fix for this one
+
+
+@dataclass
+class FixRow:
+    """One line of the model's "Fixes" table: what ``--fix`` did, with the number before and after."""
+
+    rule: str
+    title: str
+    status: str
+    reason: str
+    line: int | None
+    measure: str
+    before: str
+    after: str
 
 
 @dataclass
@@ -161,6 +179,7 @@ class ModelView:
     outline: Group | None
     outline_rows: int
     outline_large: bool
+    fixes: list[FixRow] = field(default_factory=list)
 
 
 # --- building the views ---------------------------------------------------------------------
@@ -275,7 +294,17 @@ def _card(finding: Finding, anchor: str, layer_anchor: str | None) -> FindingCar
         instead=getattr(rule, "instead", "") or "",
         references=[_strip_scheme(r) for r in getattr(rule, "references", ())],
         related=[str(r) for r in finding.related],
+        fix_title=finding.fix.title if finding.fix is not None else "",
+        fix_applicability=finding.fix.applicability if finding.fix is not None else "",
+        no_fix=finding.no_fix or "",
     )
+
+
+def _fix_row(outcome: FixOutcome) -> FixRow:
+    return FixRow(rule=outcome.rule, title=outcome.title, status=outcome.status, reason=outcome.reason or "",
+                  line=outcome.line, measure=outcome.evidence or "",
+                  before=_metric(outcome.before) if outcome.before is not None else "",
+                  after=_metric(outcome.after) if outcome.after is not None else "")
 
 
 def _probe_summary(report: ProbeReport | None, probe_json: dict[str, Any]) -> ProbeSummary:
@@ -563,6 +592,7 @@ def build_model_view(result: ModelResult, index: int) -> ModelView:
         outline=outline,
         outline_rows=rows,
         outline_large=rows > SMALL_OUTLINE,
+        fixes=[_fix_row(o) for o in result.fixes],
     )
 
 

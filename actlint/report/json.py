@@ -30,6 +30,10 @@ def finding_to_json(f: Finding) -> dict[str, Any]:
         "related": [{"file": r.file, "line": r.line, "column": r.column} for r in f.related],
         "suppressed": f.suppressed,
         "suppressed_by": _location(f.suppressed_by),
+        # The rule's fix (ruff's shape: title, applicability, line edits of the file as read), or
+        # null; ``no_fix`` says why a rule that fixes such findings offers none for this one.
+        "fix": f.fix.to_json() if f.fix is not None else None,
+        "no_fix": f.no_fix,
     }
 
 
@@ -51,6 +55,9 @@ def model_to_json(m: ModelResult) -> dict[str, Any]:
         "findings": [finding_to_json(f) for f in m.active_findings()],
         # Findings an ``# actlint: ignore`` comment suppressed: not problems, still on record.
         "suppressed": [finding_to_json(f) for f in m.suppressed_findings()],
+        # What ``--fix`` did with this model's fixes: fixed (with the number before and after),
+        # rolled back or not written, and why. Empty without ``--fix``.
+        "fixes": [o.to_json() for o in m.fixes],
     }
 
 
@@ -64,6 +71,10 @@ def run_to_json(run: LintRun) -> dict[str, Any]:
         "suppressed": len(run.suppressed()),
         # Findings the probe measured and refuted: listed above with their numbers, not failing the run.
         "refuted": len(run.refuted()),
+        # Problems whose fix ``--fix`` would apply (safe) or ``--fix --unsafe-fixes`` (unsafe), and
+        # how many ``--fix`` fixed in this run.
+        "fixable": {"safe": len(run.fixable(False)), "unsafe": len(run.fixable(True)) - len(run.fixable(False))},
+        "fixed": sum(1 for o in run.fix_outcomes() if o.fixed),
     }
 
 
