@@ -46,6 +46,9 @@ class LayerSite:
     attribute: str | None = None
     #: Removing the module from its nn.Sequential would renumber later children with state.
     renumbers_state: bool = False
+    #: How many of the layers built at ``built_at`` the rule flags alike: a construction line
+    #: that builds several layers (a helper class used twice) is rewritten only when all are.
+    flagged_here: int = 1
 
 
 def _in_file(site: LayerSite, location: SourceLocation | None, what: str) -> SourceLocation:
@@ -60,10 +63,10 @@ def _constructor(tree: SourceTree, site: LayerSite) -> cst.Call:
     """The constructor call of the site's module, when rewriting it is exact."""
     where = _in_file(site, site.built_at, "layer's construction")
     call = tree.call_at(where.line, where.column)
-    if site.built_here != 1:
+    if site.built_here > site.flagged_here:
         raise CannotFix(f"line {where.line} builds {site.built_here} layers of the model (a factory or a shared "
-                        f"helper): changing it changes all of them")
-    if tree.in_loop(call):
+                        f"helper), {site.flagged_here} of them with this problem: changing it changes all of them")
+    if tree.in_loop(call) and site.flagged_here < 2:  # every layer the loop builds is flagged: exact
         raise CannotFix(f"the layer is built in a loop (line {where.line}): changing it changes every layer it builds")
     return call
 

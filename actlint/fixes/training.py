@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import libcst as cst
+import libcst.matchers as matchers
 
 from actlint.fixes.tree import SCOPES, CannotFix, SourceTree, dotted_name, last_name, renamed
 
@@ -119,6 +120,9 @@ def evaluation_mode(tree: SourceTree, line: int, column: int, *, set_eval: bool,
             break
     if loop is None:
         raise CannotFix(f"the model call at line {line} is not inside a loop of its function")
+    if matchers.findall(loop, matchers.Call(func=matchers.Attribute(attr=matchers.Name("backward")))):
+        raise CannotFix(f"the loop at line {tree.line_of(loop)} calls backward(): it trains, "
+                        f"no_grad() around it would stop training")
     if _leaves_early(loop):
         raise CannotFix(f"the evaluation loop at line {tree.line_of(loop)} returns from inside, which would "
                         f"skip putting the model back in training mode")

@@ -588,6 +588,11 @@ def is_eval_function(name: str) -> bool:
     return bool(words & EVAL_WORDS)
 
 
+def _trains(function: ast.AST) -> bool:
+    """Does the function call ``backward()``? (Then it trains, whatever its name says.)"""
+    return any(isinstance(n, ast.Call) and _is_backward(n) for n in ast.walk(function))
+
+
 def _model_like_names(index: _Index) -> set[str]:
     """Names used as models anywhere: receivers of ``.eval()``, ``.train()``, ``.parameters()``."""
     names = set(MODEL_NAMES)
@@ -646,6 +651,8 @@ def _evaluations(index: _Index) -> list[EvaluationUse]:
         if not is_eval_function(name):
             continue
         for function in functions:
+            if _trains(function):
+                continue  # train_and_evaluate(): its validation loop is read as one below
             call = _model_call_in_loop(function, models)
             if call is None:
                 continue
@@ -690,7 +697,7 @@ def _validation_loops(index: _Index, models: set[str]) -> list[EvaluationUse]:
         if call is None:
             continue
         function = index.enclosing_function(loop)
-        if function is not None and is_eval_function(function.name):
+        if function is not None and is_eval_function(function.name) and not _trains(function):
             continue  # an evaluation function: read as one above
         eval_mode = _in_eval_mode(function if function is not None else index.tree, loop)
         no_grad = _under_no_grad(call, index)

@@ -39,7 +39,8 @@ def test_text_output_lines_and_summary(broken):
     lines = result.stdout.splitlines()
     assert any(line.startswith(f"{broken}:6:9: ACT101 [error] ") for line in lines), result.stdout
     assert any(f"{broken}:8:9: ACT106 [info]" in line for line in lines)
-    assert lines[-1] == "Found 2 problems (1 error, 1 info) in 1 model"
+    # The hidden softmax has an unsafe fix (ReLU in its place): the summary says how to apply it.
+    assert lines[-1] == "Found 2 problems (1 error, 1 info) in 1 model; 1 fixable with --fix --unsafe-fixes"
     assert "\x1b[" not in result.stdout  # not a TTY: no colour
 
 

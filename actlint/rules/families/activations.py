@@ -269,6 +269,20 @@ class SoftmaxInHiddenLayer(Rule):
                     return self.fc2(h)
             """,
         ),
+        Example(
+            # Built in a loop whose last softmax is the output: no single edit replaces only the
+            # hidden ones, so the finding comes without a fix (and says why).
+            """
+            import torch.nn as nn
+
+            def build_model(depth=3):
+                layers = []
+                for _ in range(depth):
+                    layers += [nn.Linear(16, 16), nn.Softmax(dim=1)]
+                return nn.Sequential(*layers)
+            """,
+            line=6,
+        ),
     )
     fixable = UNSAFE
 

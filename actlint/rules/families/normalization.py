@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import replace
 from typing import Iterable
 
 import torch.nn as nn
@@ -88,20 +90,75 @@ class BiasBeforeNorm(Rule):
                     return self.bn(self.fc(x)).relu()
             """,
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class ConvBlock(nn.Module):
+                def __init__(self, cin, cout):
+                    super().__init__()
+                    self.conv = nn.Conv2d(cin, cout, 3, padding=1)
+                    self.bn = nn.BatchNorm2d(cout)
+
+                def forward(self, x):
+                    return self.bn(self.conv(x)).relu()
+
+            def build_model():
+                return nn.Sequential(ConvBlock(3, 16), ConvBlock(16, 32))
+            """,
+            line=6,
+            fixed="""
+            import torch.nn as nn
+
+            class ConvBlock(nn.Module):
+                def __init__(self, cin, cout):
+                    super().__init__()
+                    self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+                    self.bn = nn.BatchNorm2d(cout)
+
+                def forward(self, x):
+                    return self.bn(self.conv(x)).relu()
+
+            def build_model():
+                return nn.Sequential(ConvBlock(3, 16), ConvBlock(16, 32))
+            """,
+        ),
+        Example(
+            # One factory builds both convs; only the first feeds a BatchNorm: bias=False in the
+            # factory would drop the last conv's bias too, so no fix is offered.
+            """
+            import torch.nn as nn
+
+            def conv(cin, cout):
+                return nn.Conv2d(cin, cout, 3, padding=1)
+
+            def build_model():
+                return nn.Sequential(conv(3, 16), nn.BatchNorm2d(16), nn.ReLU(), conv(16, 8))
+            """,
+            line=4,
+        ),
     )
     fixable = UNSAFE
 
     def check(self, ctx: RuleContext) -> Iterable[Finding]:
         graph = ctx.graph
+        flagged = []
         for node in graph.of_kind(ops.AFFINE):
             module = node.module
             if module is None or getattr(module, "bias", None) is None:
                 continue
             users = graph.succs(node)
             if users and all(u.kind == "batch_norm" for u in users):
+                flagged.append((node, users))
+        # A helper class used twice (a ConvBlock) builds several layers on one line: bias=False
+        # there is exact when every layer that line builds has its bias cancelled.
+        per_line = Counter(module_construction_site(node.module) for node, _ in flagged)
+        for node, users in flagged:
+            module = node.module
+            if module is not None:
                 # Point where the layer is constructed: that is where bias=False goes.
                 location = module_construction_site(module) or node.location
-                site = layer_site(ctx, node)
+                site = replace(layer_site(ctx, node), flagged_here=per_line[module_construction_site(module)])
                 position = 2 if isinstance(module, nn.Linear) else 7  # bias's place in the signature
                 yield ctx.finding(
                     f"{node.describe()} has a bias that {users[0].describe()} cancels (BatchNorm "

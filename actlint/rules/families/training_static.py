@@ -629,9 +629,10 @@ class EvalInTrainMode(_Static):
             if problems:
                 what = use.function if use.function.startswith("the loop") else f"{use.function}()"
                 set_eval = bool(layers) and not use.eval_mode
-                title = " and ".join(part for part, wanted in (
-                    ("model.eval() before the evaluation loop and model.train() after it", set_eval),
-                    ("the loop under torch.no_grad()", not use.no_grad)) if wanted)
+                title = ("model.eval() and torch.no_grad() around the evaluation loop, model.train() after it"
+                         if set_eval and not use.no_grad else
+                         "model.eval() before the evaluation loop, model.train() after it" if set_eval else
+                         "the evaluation loop under torch.no_grad()")
                 yield ctx.finding(f"{what} evaluates the model " + " and ".join(problems),
                                   location=site_location(ctx, use.site),
                                   fix=ctx.fix(title, lambda tree, site=use.site, set_eval=set_eval, no_grad=not use.no_grad:
