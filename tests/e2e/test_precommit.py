@@ -255,3 +255,24 @@ def test_readme_snippets_match_the_manifest_and_version():
         for readme_hook in repo["hooks"]:
             for key in ("entry", "types", "require_serial"):
                 assert readme_hook[key] == hook[key], (key, readme_hook)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_real_precommit_with_fix_rewrites_the_staged_file_and_then_passes(tmp_path):
+    """The README's ``args: [--fix]`` variant: the hook applies the safe fix (pre-commit fails the
+    run because a file changed), the user stages it, and the next run passes."""
+    corpus = support.REPO / "tests" / "fix_corpus"
+    env = support.precommit_env(tmp_path / "pre-commit-home")
+    repo = tmp_path / "project"
+    support.init_git_repo(repo, {"train.py": (corpus / "eval_in_train_mode.py").read_text(encoding="utf-8")},
+                          support.local_hook_config(("--fix", "--no-probe")), env)
+    first = support.run_precommit(repo, env, "--all-files")
+    assert first.returncode == 1, first.stdout
+    assert "files were modified by this hook" in first.stdout, first.stdout
+    assert "train.py:29:20: ACT805 fixed: " in first.stdout, first.stdout
+    assert (repo / "train.py").read_bytes() == (corpus / "expected" / "eval_in_train_mode.fixed").read_bytes()
+    support.git(repo, env, "add", "train.py")
+    second = support.run_precommit(repo, env, "--all-files")
+    assert second.returncode == 0, second.stdout
+    assert re.search(r"^actlint\.+Passed$", second.stdout, re.MULTILINE), second.stdout

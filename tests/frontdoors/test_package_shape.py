@@ -10,7 +10,7 @@ from import_graph import cycles, import_graph, module_name
 PACKAGE = Path(__file__).resolve().parent.parent.parent / "actlint"
 #: The top layer: the front doors and what wires the stages; everything else is in a stage folder.
 TOP_LAYER = {"__init__.py", "__main__.py", "cli.py", "api.py", "pipeline.py", "options.py", "config.py"}
-STAGES = ("files", "sandbox", "loader", "source", "trace", "graph", "rules", "probe", "report")
+STAGES = ("files", "sandbox", "loader", "source", "trace", "graph", "fixes", "rules", "probe", "fixer", "report")
 
 
 def test_the_package_has_no_import_cycle():
