@@ -18,12 +18,14 @@ Regenerate the pages after changing a rule::
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib.metadata
 import sys
 import textwrap
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from actlint.fixes.edits import UNSAFE
 from actlint.rules.base import Example, Rule
 from actlint.rules.catalogue import CATALOGUE_PATH, RuleEntry, read_catalogue
 from actlint.rules import builtin
@@ -155,6 +157,32 @@ def _example_caption(rule: type[Rule], example: Example, invalid: bool) -> str:
     return f"actlint reports {rule.id}{where}{probe}."
 
 
+def fix_command(rule: type[Rule]) -> str:
+    """The command that applies the rule's fixes: ``actlint --fix`` (safe) or with ``--unsafe-fixes``."""
+    return "actlint --fix" + (" --unsafe-fixes" if rule.fixable == UNSAFE else "")
+
+
+def fix_summary(rule: type[Rule]) -> str:
+    """One line on the rule's fixes, for the page's table and ``actlint explain``."""
+    if rule.fixable is None:
+        return "none: the change needs a decision actlint cannot make"
+    kind = ("safe: changes nothing but the problem" if rule.fixable != UNSAFE
+            else "unsafe: changes what the model computes or how it trains")
+    return f"{kind} (`{fix_command(rule)}`); verified by linting the file again"
+
+
+def _example_fix(rule: type[Rule], example: Example) -> tuple[str, str] | None:
+    """(caption, diff) of what the fix does to an INVALID example; None for rules without fixes."""
+    if rule.fixable is None:
+        return None
+    fixed = example.fixed_source
+    if fixed is None:
+        return (f"`{fix_command(rule)}` offers no fix here: it cannot be made exactly, and the finding says why.", "")
+    diff = "".join(difflib.unified_diff(example.source.splitlines(keepends=True), fixed.splitlines(keepends=True),
+                                        fromfile="before.py", tofile="after.py"))
+    return f"`{fix_command(rule)}` rewrites it:", diff
+
+
 def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -171,6 +199,7 @@ def render_rule_markdown(rule: type[Rule], heading: int = 1) -> str:
         f"| Default severity | `{rule.severity.label}` (override with `--severity {rule.id}=LEVEL`) |",
         f"| Probe | {_md_cell(probe_summary(rule))} |",
         f"| Needs | {_md_cell(requirement_text(rule))} |",
+        f"| Fix | {_md_cell(fix_summary(rule))} |",
     ]
     if family(rule):
         lines.append(f"| Family | {rule.id[:4]}xx: {family(rule)} |")
@@ -183,6 +212,10 @@ def render_rule_markdown(rule: type[Rule], heading: int = 1) -> str:
             number = f" {i}" if len(examples) > 1 else ""
             lines += [f"{h3} {title}{number}", "", _example_caption(rule, example, invalid), ""]
             lines += ["```python", example.source.rstrip("\n"), "```", ""]
+            fix = _example_fix(rule, example) if invalid else None
+            if fix is not None:
+                lines += [fix[0], ""]
+                lines += ["```diff", fix[1].rstrip("\n"), "```", ""] if fix[1] else []
     lines += [f"{h2} Options", ""]
     if rule.options:
         lines += ["| option | default | meaning |", "|---|---|---|"]
@@ -293,6 +326,7 @@ def render_rule_text(rule: type[Rule], width: int = 88) -> str:
         lines += [title, *_wrap(body, width), ""]
     lines += ["How the probe confirms it", *_wrap(probe_explanation(rule), width), ""]
     lines += ["Needs", *_wrap(requirement_text(rule), width), ""]
+    lines += ["Fix", *_wrap(fix_summary(rule).replace("`", ""), width), ""]
     lines.append("Options")
     if rule.options:
         for name, option in rule.options.items():
@@ -306,6 +340,11 @@ def render_rule_text(rule: type[Rule], width: int = 88) -> str:
             lines.append(f"{title}{number}: {_example_caption(rule, example, invalid)}")
             lines += [f"    {line}" if line else "" for line in example.source.rstrip("\n").splitlines()]
             lines.append("")
+            fix = _example_fix(rule, example) if invalid else None
+            if fix is not None:
+                lines.append(fix[0].replace("`", ""))
+                lines += [f"    {line}" for line in fix[1].rstrip("\n").splitlines()]
+                lines.append("")
     if rule.references:
         lines.append("References")
         lines += [f"  - {ref}" for ref in rule.references]
