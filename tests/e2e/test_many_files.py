@@ -72,7 +72,7 @@ def test_broken_files_among_good_ones_do_not_stop_the_run(tmp_path):
     result = run(str(tmp_path))
     assert result.exit_code == 2  # errors win over findings
     lines = result.stdout.splitlines()
-    assert lines[-1] == "Found 1 problem (1 error) in 2 models; 2 files could not be linted"
+    assert lines[-1] == "Found 1 problem (1 error) in 2 models; 1 fixable with --fix --unsafe-fixes; 2 files could not be linted"
     assert any(line.startswith(f"{tmp_path}/c_broken.py:") and "ACT101" in line for line in lines)
     errors = result.stderr.splitlines()
     assert len(errors) == 2
@@ -97,14 +97,14 @@ def test_exit_code_reflects_findings_in_any_file(tmp_path):
     make_tree(tmp_path, {"b/z_broken.py": BROKEN})
     result = run(str(tmp_path))
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[-1] == "Found 1 problem (1 error) in 3 models"
+    assert result.stdout.splitlines()[-1] == "Found 1 problem (1 error) in 3 models; 1 fixable with --fix --unsafe-fixes"
 
 
 def test_files_and_directories_mix_and_explicit_non_model_files_are_errors(tmp_path):
     make_tree(tmp_path, {"dir/a.py": BROKEN, "dir/utils.py": UTILITY, "single.py": HEALTHY, "utils.py": UTILITY})
     result = run(str(tmp_path / "dir"), str(tmp_path / "single.py"), str(tmp_path / "utils.py"))
     assert result.exit_code == 2
-    assert result.stdout.splitlines()[-1] == "Found 1 problem (1 error) in 2 models; 1 file could not be linted"
+    assert result.stdout.splitlines()[-1] == "Found 1 problem (1 error) in 2 models; 1 fixable with --fix --unsafe-fixes; 1 file could not be linted"
     assert "utils.py: no model found" in result.stderr
 
 
