@@ -217,28 +217,56 @@ def check(paths: tuple[str, ...], output_format: str, output: str | None, config
 
     # While user code runs, anything written to stdout (prints at import, C extensions)
     # goes to stderr: stdout carries the report alone, one clean JSON/SARIF document.
+    from actlint.report.progress import ProgressLine, progress_wanted
+    from actlint.report.text import write_model, write_summary
+
+    writing = fix and not diff
+    # Text to stdout streams: each file's findings as soon as it (and every file before it)
+    # is done. Under --fix the first lint is not the report (the fixed files are linted again).
+    streaming = output_format == "text" and output is None and not diff and not writing
+    progress = ProgressLine(sys.stderr) if progress_wanted(sys.stderr, output_format) else None
     with report_stdout() as report_stream:
+        def file_done(models: list, errors: list) -> None:
+            if progress is not None:
+                progress.clear()
+            if streaming:
+                for model in models:
+                    write_model(model, report_stream, show_suppressed=show_suppressed)
+                report_stream.flush()
+            # Errors go to stderr, one line each, in every format, as they happen.
+            for error in errors:
+                click.echo(f"actlint: error: {error.message}", err=True)
+            if progress is not None:
+                progress.file_done()
+
+        hooks = {"on_file": file_done, "on_targets": progress.begin if progress is not None else None}
         try:
-            workers = jobs or 0  # 0: auto (one per core, when the first file says it pays)
+            workers = jobs or 0  # 0: auto (half the cores)
+            # The user's code runs in worker processes; the HTML report draws graphs and probe
+            # data that hold the user's modules, so it lints in this process.
+            isolate = output_format != "html"
             if output_format == "html":
-                workers = 1  # the HTML report draws graphs and probe data that stay in one process
-            if fix and not diff:
-                run = fix_paths(paths, options, unsafe=unsafe_fixes, jobs=workers)
+                workers = 1
+            if writing:
+                run = fix_paths(paths, options, unsafe=unsafe_fixes, jobs=workers, isolate=isolate, **hooks)
             else:
-                run = lint_paths(paths, options, jobs=workers)
+                run = lint_paths(paths, options, jobs=workers, isolate=isolate, **hooks)
         except (UserError, ValueError) as exc:
             _fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - an internal error is still one line and exit 2
             _internal_error(exc)
+        finally:
+            if progress is not None:
+                progress.finish()
         if diff:
             sys.exit(_write_diffs(run, unsafe_fixes, report_stream))
         run.unsafe_fixes = unsafe_fixes
-        _write_report(run, output_format, output, show_suppressed=show_suppressed, stream=report_stream)
-    # Errors go to stderr, one line each, in every format: stdout holds only the report.
+        if streaming:
+            write_summary(run, report_stream)
+        else:
+            _write_report(run, output_format, output, show_suppressed=show_suppressed, stream=report_stream)
     for refusal in sorted({(o.file, o.reason) for o in run.fix_outcomes() if o.status == "not-written"}):
         click.echo(f"actlint: {refusal[0]}: not rewritten: {refusal[1]}", err=True)
-    for error in run.errors:
-        click.echo(f"actlint: error: {error.message}", err=True)
     sys.exit(run.exit_code(fail_level, exit_zero, fail_on_refuted=options.fail_on_refuted))
 
 
@@ -258,8 +286,6 @@ def _write_diffs(run: "LintRun", unsafe: bool, out: TextIO) -> int:
     if more:
         summary += f"; {more} more with --unsafe-fixes"
     click.echo(summary, err=True)
-    for error in run.errors:
-        click.echo(f"actlint: error: {error.message}", err=True)
     if run.errors:
         return EXIT_ERROR
     return EXIT_FINDINGS if any(file.diff for file in previews) else EXIT_OK
@@ -271,6 +297,9 @@ def run() -> None:
     Threads started while the user's code is fenced are daemons already; this covers any
     other non-daemon thread user code left running (forward passes are not fenced).
     """
+    from actlint.sandbox.isolation import own_this_process
+
+    own_this_process()  # the user's code runs in workers forked from this process
     try:
         main()
     except SystemExit as exc:

@@ -15,7 +15,7 @@ import time
 import traceback
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
@@ -43,6 +43,7 @@ from actlint.rules.registry import RuleRegistry, default_registry
 from actlint.sandbox.preserved import quiet_user_warnings
 from actlint.rules.suppressions import apply_suppressions
 from actlint.sandbox.fence import UserCodeTimeout, time_limit
+from actlint.sandbox.isolation import IsolatedWorkers, WorkerFailure, isolation_available
 from actlint.graph.view import GraphView
 from actlint.trace.inputs import InputResolution, type_checks
 from actlint.graph.ops import DEFAULT_TABLE
@@ -88,65 +89,122 @@ def expand_targets(
     return targets
 
 
+FileResult = tuple[list[ModelResult], list[RunError]]
+
+
 def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry | None = None,
-               jobs: int = 1) -> LintRun:
+               jobs: int = 1, *, isolate: bool = False,
+               on_file: Callable[[list[ModelResult], list[RunError]], None] | None = None,
+               on_targets: Callable[[list[str]], None] | None = None) -> LintRun:
     """Lint every model in ``args`` (files, ``file.py::Name`` selectors, directories).
 
-    With ``jobs > 1`` and several files, files are linted in that many worker processes
-    (``jobs=0``: half the cores, when the first file's lint time says the rest would take
-    longer serially than starting the workers, :data:`WORKER_START_SECONDS`; on 2 cores
-    that is one process)
-    (each imports torch once and lints many files); results come back in the order of a
-    serial run, so every report is identical to ``jobs=1``. Worker results carry no
-    GraphView or probe objects (they hold the user's modules): the HTML report, which
-    draws them, is made from a serial run.
+    ``isolate`` (the CLI's default): the user's code runs in worker processes
+    (:class:`~actlint.sandbox.isolation.IsolatedWorkers`, ``jobs`` of them, ``0``: half the
+    cores), so a file that ends or crashes its interpreter, hangs in C code or fights the
+    time limits costs one error line and the run goes on. Without it (or where workers
+    cannot be forked), files are linted here, or with ``jobs > 1`` in spawned worker
+    processes (``jobs=0``: only when the first file's lint time says the rest would take
+    longer serially than starting the workers, :data:`WORKER_START_SECONDS`).
+
+    ``on_file(models, errors)`` is called for each target as soon as it and every target
+    before it are done, in the order of a serial run (the CLI streams its text report from
+    it); results are the same whatever ``jobs`` is. ``on_targets(targets)`` is called once the
+    arguments are expanded, before any file is linted (the progress line's total). Results
+    from worker processes carry no
+    GraphView or probe objects (they hold the user's modules): the HTML report, which draws
+    them, lints in-process.
     """
     targets = expand_targets(args, options.files, options.skip_non_models)
+    if on_targets is not None:
+        on_targets([target for target, _ in targets])
     run = LintRun()
-    # Auto uses half the cores as workers: torch already runs each probe on several threads,
-    # so on 2 cores one process is fastest (measured: -j 2 took 1.6-1.9x the time of -j 1).
-    auto_jobs = (os.cpu_count() or 1) // 2
-    parallel = registry is None and len(targets) > 1 and (jobs > 1 or (jobs == 0 and auto_jobs > 1))
+    registry_given = registry is not None
     registry = registry or default_registry()
     rules = instantiate_rules(registry, options.selection)
-    parts: list[tuple[list[ModelResult], list[RunError]]] = []
+    if isolate and isolation_available():
+        parts = _isolated(targets, options, rules, registry, jobs)
+    else:
+        parts = _in_process(targets, options, rules, registry, jobs, registry_given)
+    for models, errors in parts:
+        run.models.extend(models)
+        run.errors.extend(errors)
+        if on_file is not None:
+            on_file(models, errors)
+    return run
+
+
+def _auto_jobs() -> int:
+    # Auto uses half the cores as workers: torch already runs each probe on several threads,
+    # so on 2 cores one process is fastest (measured: -j 2 took 1.6-1.9x the time of -j 1).
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+def _isolated(targets: list[tuple[str, bool]], options: LintOptions, rules: Sequence[Rule],
+              registry: RuleRegistry, jobs: int) -> Iterator[FileResult]:
+    """Each target linted in a forked worker; a worker that dies or hangs is one error line."""
+    def lint_one(task: tuple[str, bool]) -> FileResult:
+        return _portable(_lint_target(task[0], task[1], options, rules, registry))
+
+    # Longest stretch with no time limit announced (actlint's own rules and bookkeeping).
+    idle = options.load.timeout + 10 * options.probe_timeout + 60
+    workers = IsolatedWorkers(lint_one, jobs=jobs or _auto_jobs(), idle_limit=idle)
+    for index, result in workers.results(targets):
+        if isinstance(result, WorkerFailure):
+            target = targets[index][0]
+            path = split_selector(target)[0]
+            yield [], [RunError(path, f"{target}: {result.message}")]
+        else:
+            yield result
+
+
+def _in_process(targets: list[tuple[str, bool]], options: LintOptions, rules: Sequence[Rule],
+                registry: RuleRegistry, jobs: int, registry_given: bool) -> Iterator[FileResult]:
+    auto_jobs = _auto_jobs()
+    parallel = not registry_given and len(targets) > 1 and (jobs > 1 or (jobs == 0 and auto_jobs > 1))
     if parallel and jobs == 0:
         # Auto: lint the first file here and time it; workers only when the files left
         # would take longer serially than a worker takes to start (an interpreter and
         # `import torch`, WORKER_START_SECONDS) plus their share of the work.
         jobs = auto_jobs
         start = time.perf_counter()
-        parts.append(_lint_target(targets[0][0], targets[0][1], options, rules, registry))
+        yield _lint_target(targets[0][0], targets[0][1], options, rules, registry)
         per_file = time.perf_counter() - start
         rest = targets[1:]
         saved = per_file * len(rest) * (1 - 1 / jobs)
         parallel = len(rest) > 1 and saved > WORKER_START_SECONDS
         targets = rest
     if parallel:
-        parts += _lint_in_workers(targets, options, jobs)
+        yield from _lint_in_workers(targets, options, jobs)
     else:
-        parts += [_lint_target(target, from_directory, options, rules, registry) for target, from_directory in targets]
-    for models, errors in parts:
-        run.models.extend(models)
-        run.errors.extend(errors)
-    return run
+        for target, from_directory in targets:
+            yield _lint_target(target, from_directory, options, rules, registry)
 
 
-def fix_paths(args: Sequence[str], options: LintOptions, *, unsafe: bool = False, jobs: int = 1) -> LintRun:
+def _portable(result: FileResult) -> FileResult:
+    """A result that can leave its process: graphs and probe objects hold the user's modules."""
+    for m in result[0]:
+        m.graph = None
+        m.probe_report = None
+    return result
+
+
+def fix_paths(args: Sequence[str], options: LintOptions, *, unsafe: bool = False, jobs: int = 1,
+              isolate: bool = False, on_file: Callable[[list[ModelResult], list[RunError]], None] | None = None,
+              on_targets: Callable[[list[str]], None] | None = None) -> LintRun:
     """``actlint --fix``: lint ``args``, apply the fixes offered, verify each by linting its file again.
 
     The re-lint of a file lints the same targets with the same options (each file is linted
     from the same seed, so the probe sees the same weights and inputs); the returned run holds
     the fixed files' last lint with each model's :class:`~actlint.fixes.outcome.FixOutcome` list.
     """
-    run = lint_paths(args, options, jobs=jobs)
+    run = lint_paths(args, options, jobs=jobs, isolate=isolate, on_file=on_file, on_targets=on_targets)
     targets = expand_targets(args, options.files, options.skip_non_models)
     registry = default_registry()
     rules = {rule.id: rule for rule in instantiate_rules(registry, options.selection)}
 
     def relint(path: str) -> LintRun:
         mine = [target for target, _ in targets if str(Path(split_selector(target)[0]).resolve()) == path]
-        return lint_paths(mine, options, registry)
+        return lint_paths(mine, options, registry, isolate=isolate)
 
     def evidence(rule_id: str, model: ModelResult) -> tuple[str, float] | None:
         rule = rules.get(rule_id)
@@ -247,12 +305,7 @@ def _init_worker(options: LintOptions) -> None:
 
 
 def _lint_in_worker(task: tuple[str, bool]) -> tuple[list[ModelResult], list[RunError]]:
-    models, errors = _lint_target(task[0], task[1], _WORKER["options"], _WORKER["rules"], _WORKER["registry"])
-    for m in models:
-        # Graphs and probe objects hold the user's modules, which do not cross processes.
-        m.graph = None
-        m.probe_report = None
-    return models, errors
+    return _portable(_lint_target(task[0], task[1], _WORKER["options"], _WORKER["rules"], _WORKER["registry"]))
 
 
 def _lint_in_workers(targets: list[tuple[str, bool]], options: LintOptions, jobs: int):
@@ -264,7 +317,7 @@ def _lint_in_workers(targets: list[tuple[str, bool]], options: LintOptions, jobs
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, len(targets)), mp_context=context,
                              initializer=_init_worker, initargs=(options,)) as pool:
-        return list(pool.map(_lint_in_worker, targets))
+        yield from pool.map(_lint_in_worker, targets)
 
 
 def _load(target: str, names: Sequence[str] | None, settings: LoadSettings) -> list[LoadedModel]:

@@ -34,7 +34,7 @@ from actlint.loader.running import file_examples, load_file, running_user_code
 def _construct(loaded: LoadedFile, label: str, make: Callable[[], Any], *, kind: str, name: str) -> LoadedModel:
     """Build a model by calling user code (fenced, timed, sized on meta first)."""
     where = loaded.display
-    with running_user_code(loaded, f"{label}"):
+    with running_user_code(loaded, f"building {label}"):
         try:
             loaded.fence.replay()
             built = build_sized(make, loaded.budget, discard_output=loaded.fence.drop)

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from actlint.core.findings import Finding, ProbeStatus, Severity
 from actlint.core.numbers import short_number
-from actlint.core.results import LintRun
+from actlint.core.results import LintRun, ModelResult
 from actlint.fixes.outcome import ROLLED_BACK, FixOutcome
 
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
@@ -104,21 +104,33 @@ def partial_summary(partial: list) -> str:
 
 def write_text(run: LintRun, out: TextIO, *, show_suppressed: bool = False) -> None:
     """Findings, notes and the summary; ``show_suppressed`` also lists suppressed findings."""
-    color = _use_color(out)
     for m in run.models:
-        shown = m.findings if show_suppressed else m.active_findings()
-        for f in shown:
-            lines = format_finding(f, color and not f.suppressed)
-            if f.suppressed:
-                by = f.suppressed_by
-                lines.insert(1, f"    suppressed: by the comment at {by.file}:{by.line}:{by.column}" if by
-                             else "    suppressed")
-                lines = [_paint(line, "2", color) for line in lines]
-            out.write("\n".join(lines) + "\n")
-        for outcome in m.fixes:
-            out.write(_paint(format_fix(outcome), "32" if outcome.fixed else "33", color) + "\n")
-        for note in m.notes:
-            out.write(f"{m.selector}: note: {note}\n")
+        write_model(m, out, show_suppressed=show_suppressed)
+    write_summary(run, out)
+
+
+def write_model(m: ModelResult, out: TextIO, *, show_suppressed: bool = False) -> None:
+    """One model's part of the report: its findings, fix outcomes and notes (the CLI streams these
+    file by file as the run goes, then writes :func:`write_summary`)."""
+    color = _use_color(out)
+    shown = m.findings if show_suppressed else m.active_findings()
+    for f in shown:
+        lines = format_finding(f, color and not f.suppressed)
+        if f.suppressed:
+            by = f.suppressed_by
+            lines.insert(1, f"    suppressed: by the comment at {by.file}:{by.line}:{by.column}" if by
+                         else "    suppressed")
+            lines = [_paint(line, "2", color) for line in lines]
+        out.write("\n".join(lines) + "\n")
+    for outcome in m.fixes:
+        out.write(_paint(format_fix(outcome), "32" if outcome.fixed else "33", color) + "\n")
+    for note in m.notes:
+        out.write(f"{m.selector}: note: {note}\n")
+
+
+def write_summary(run: LintRun, out: TextIO) -> None:
+    """The last line: problems by severity, fixes, refuted, suppressed, files that failed."""
+    color = _use_color(out)
     counts = run.counts()
     fixed = sum(1 for o in run.fix_outcomes() if o.fixed)
     total = sum(counts.values()) + fixed

@@ -79,6 +79,38 @@ def time_limit(seconds: float | None, what: str = "user code") -> Iterator[None]
     called from a worker thread) no signal can interrupt the code, and the block runs
     without a limit.
     """
+    if seconds is not None and seconds > 0 and _deadline_listener is not None:
+        # An isolated worker tells its parent, which enforces the limit from outside too
+        # (a C loop that never returns to Python, a user's own SIGALRM handler).
+        with _announced(seconds, what):
+            yield from _limited(seconds, what)
+        return
+    yield from _limited(seconds, what)
+
+
+#: Called with ("enter" | "exit", seconds, what) around every time limit (see :func:`announce_deadlines`).
+_deadline_listener = None
+
+
+def announce_deadlines(listener) -> None:
+    """Report every :func:`time_limit` to ``listener(event, seconds, what)`` (``event``: "enter" or
+    "exit"); None stops. An isolated worker process forwards them to the parent that watches it."""
+    global _deadline_listener
+    _deadline_listener = listener
+
+
+@contextlib.contextmanager
+def _announced(seconds: float, what: str) -> Iterator[None]:
+    listener = _deadline_listener
+    listener("enter", seconds, what)
+    try:
+        yield
+    finally:
+        listener("exit", seconds, what)
+
+
+def _limited(seconds: float | None, what: str) -> Iterator[None]:
+    """The body of :func:`time_limit`: SIGALRM in the main thread, nothing elsewhere."""
     if seconds is None or seconds <= 0 or not can_limit_time():
         yield
         return
