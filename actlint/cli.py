@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
 
 import click
@@ -181,9 +182,15 @@ def main() -> None:
               help="Print the unified diff the fixes would make, without writing (exit 1 if there is one).")
 @click.option("--unsafe-fixes", "unsafe_fixes", is_flag=True,
               help="Also apply fixes that change what the model computes or how it trains (see `actlint rules`).")
+@click.option("--no-cache", "no_cache", is_flag=True,
+              help="Lint every file again instead of replaying the stored results of unchanged ones "
+                   "(also ACTLINT_NO_CACHE=1).")
+@click.option("--cache-dir", "cache_dir", type=click.Path(file_okay=False), default=None,
+              help="Where results are cached (default: [tool.actlint] cache-dir, else .actlint_cache beside the "
+                   "configuration, or in the working directory).")
 def check(paths: tuple[str, ...], output_format: str, output: str | None, config_file: str | None, isolated: bool,
           exit_zero: bool, show_suppressed: bool, jobs: int | None, fix: bool, diff: bool, unsafe_fixes: bool,
-          **flags: Any) -> None:
+          no_cache: bool, cache_dir: str | None, **flags: Any) -> None:
     """Lint the models in PATH... (files, file.py::Name, directories)."""
     if flags["skip_non_models"]:
         from actlint.files.prefilter import filtered_out
@@ -195,6 +202,19 @@ def check(paths: tuple[str, ...], output_format: str, output: str | None, config
 
             _write_report(LintRun(), output_format, output)
             sys.exit(EXIT_OK)
+    cache_folder = None if no_cache or _cache_disabled() else _cache_folder(paths, config_file, isolated, cache_dir)
+    replay = None
+    if cache_folder is not None and output_format != "html" and output is None and not fix and not diff:
+        # An unchanged run over unchanged files prints its stored report without importing torch.
+        from actlint.cache.replay import CommandReplay
+
+        params = click.get_current_context().params
+        replay = CommandReplay(cache_folder, params, _config_files(paths, config_file, isolated), _is_terminal())
+        stored = replay.lookup()
+        if stored is not None:
+            sys.stdout.write(stored[0])
+            sys.stdout.flush()
+            sys.exit(stored[1])
     # Lazy: `actlint rules`, `explain` and the hook's no-model path above must not import torch.
     from actlint.config import discover
     from actlint.options import build_options
@@ -226,6 +246,11 @@ def check(paths: tuple[str, ...], output_format: str, output: str | None, config
     streaming = output_format == "text" and output is None and not diff and not writing
     progress = ProgressLine(sys.stderr) if progress_wanted(sys.stderr, output_format) else None
     with report_stdout() as report_stream:
+        if replay is not None:
+            from actlint.cache.replay import RecordingStream
+
+            report_stream = RecordingStream(report_stream)
+
         def file_done(models: list, errors: list) -> None:
             if progress is not None:
                 progress.clear()
@@ -239,7 +264,8 @@ def check(paths: tuple[str, ...], output_format: str, output: str | None, config
             if progress is not None:
                 progress.file_done()
 
-        hooks = {"on_file": file_done, "on_targets": progress.begin if progress is not None else None}
+        hooks = {"on_file": file_done, "on_targets": progress.begin if progress is not None else None,
+                 "cache": _cache(cache_folder, options) if output_format != "html" else None}
         try:
             workers = jobs or 0  # 0: auto (half the cores)
             # The user's code runs in worker processes; the HTML report draws graphs and probe
@@ -267,7 +293,69 @@ def check(paths: tuple[str, ...], output_format: str, output: str | None, config
             _write_report(run, output_format, output, show_suppressed=show_suppressed, stream=report_stream)
     for refusal in sorted({(o.file, o.reason) for o in run.fix_outcomes() if o.status == "not-written"}):
         click.echo(f"actlint: {refusal[0]}: not rewritten: {refusal[1]}", err=True)
-    sys.exit(run.exit_code(fail_level, exit_zero, fail_on_refuted=options.fail_on_refuted))
+    code = run.exit_code(fail_level, exit_zero, fail_on_refuted=options.fail_on_refuted)
+    if replay is not None and not run.errors:
+        named = [str(Path(p.partition("::")[0]).resolve()) for p in paths if Path(p.partition("::")[0]).is_file()]
+        replay.store(report_stream.getvalue(), code, [*run.read_files, *named], [os.path.abspath(p) for p in paths])
+    sys.exit(code)
+
+
+def _cache_disabled() -> bool:
+    return os.environ.get("ACTLINT_NO_CACHE", "").strip() not in ("", "0")
+
+
+def _config_files(paths: Sequence[str], config_file: str | None, isolated: bool) -> list[str]:
+    """The configuration files this run reads (found without parsing them; torch-free)."""
+    if isolated:
+        return []
+    if config_file:
+        return [str(Path(config_file).resolve())]
+    from actlint.config import find_config
+
+    found = {find_config(Path(p.partition("::")[0])) for p in paths} | {find_config(Path.cwd())}
+    return sorted(str(f.resolve()) for f in found if f is not None)
+
+
+def _cache_folder(paths: Sequence[str], config_file: str | None, isolated: bool, flag: str | None) -> Path:
+    """``--cache-dir``, else ``[tool.actlint] cache-dir`` (from the configuration's folder), else
+    ``.actlint_cache`` beside the configuration, or in the working directory."""
+    from actlint.cache.store import DEFAULT_DIRECTORY
+
+    if flag:
+        return Path(flag)
+    files = _config_files(paths, config_file, isolated)
+    if not files:
+        return Path.cwd() / DEFAULT_DIRECTORY
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+
+    config = Path(files[0])
+    try:
+        table = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        table = {}
+    if config.name == "pyproject.toml":
+        table = table.get("tool", {}).get("actlint", {})
+    folder = table.get("cache-dir") if isinstance(table, dict) else None
+    return config.parent / (folder if isinstance(folder, str) and folder.strip() else DEFAULT_DIRECTORY)
+
+
+def _is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _cache(folder: Path | None, options: Any) -> Any:
+    """The per-file result cache for this run, or None (``--no-cache``, ``ACTLINT_NO_CACHE``)."""
+    if folder is None:
+        return None
+    from actlint.cache.store import ResultCache
+
+    return ResultCache(folder, options)
 
 
 def _write_diffs(run: "LintRun", unsafe: bool, out: TextIO) -> int:

@@ -25,6 +25,7 @@ Keys (kebab-case, like ruff's)::
     extend-exclude = ["legacy/"]  # added to them
     force-exclude = false         # also exclude files named on the command line
     respect-gitignore = true      # skip what .gitignore files ignore when walking folders
+    cache-dir = ".actlint_cache"  # results of unchanged files are replayed from here
     per-file-ignores = { "tests/*.py" = ["ACT2"] }
 
     [tool.actlint.rules.ACT701]   # per-rule options (kebab-case or the declared name)
@@ -83,7 +84,7 @@ PYPROJECT = "pyproject.toml"
 _TOP_KEYS = (
     "select", "extend-select", "ignore", "extend-ignore", "fail-on", "fail-on-refuted", "severity", "rules", "probe",
     "input-shape", "input-dtype", "batch-size", "exclude", "extend-exclude", "force-exclude",
-    "respect-gitignore", "per-file-ignores", "per-file", "load",
+    "respect-gitignore", "per-file-ignores", "per-file", "load", "cache-dir",
 )
 _LOAD_KEYS = ("script-args", "timeout", "max-model-memory")
 _PROBE_KEYS = ("enabled", "device", "batch-size", "timeout", "training")
@@ -198,6 +199,7 @@ class Config:
     force_exclude: bool | None = None
     respect_gitignore: bool | None = None
     per_file: PerFileRules | None = None
+    cache_dir: Path | None = None  # where results are cached (relative paths: from the file's folder)
 
     @property
     def display(self) -> str:
@@ -426,6 +428,11 @@ class _Parser:
             values["exclude"] = self.patterns(section, "exclude", table["exclude"])
         if "extend-exclude" in table:
             values["extend_exclude"] = self.patterns(section, "extend-exclude", table["extend-exclude"])
+        if "cache-dir" in table:
+            folder = table["cache-dir"]
+            if not isinstance(folder, str) or not folder.strip():
+                raise self.error(section, f"'cache-dir' must be a folder path, got {_show(folder)}")
+            values["cache_dir"] = self.root / folder
         for key in ("force-exclude", "respect-gitignore"):
             if key in table:
                 values[key.replace("-", "_")] = self.boolean(section, key, table[key])

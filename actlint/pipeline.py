@@ -26,6 +26,8 @@ from actlint.graph.view import parameter_count
 from actlint.trace.inputs import resolve_inputs
 from actlint.loader.loaded import LoadedModel, LoadSettings, display_path
 from actlint.loader.running import load_file
+from actlint.loader.dependencies import recording_files_read
+from actlint.cache.store import ResultCache
 from actlint.loader.models import load_models, select_model
 from actlint.loader.selectors import split_selector
 from actlint.core.location import SourceLocation
@@ -90,12 +92,15 @@ def expand_targets(
 
 
 FileResult = tuple[list[ModelResult], list[RunError]]
+#: A target's result and the local files its lint read (what the result cache validates).
+Recorded = tuple[FileResult, list[str]]
 
 
 def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry | None = None,
                jobs: int = 1, *, isolate: bool = False,
                on_file: Callable[[list[ModelResult], list[RunError]], None] | None = None,
-               on_targets: Callable[[list[str]], None] | None = None) -> LintRun:
+               on_targets: Callable[[list[str]], None] | None = None,
+               cache: ResultCache | None = None) -> LintRun:
     """Lint every model in ``args`` (files, ``file.py::Name`` selectors, directories).
 
     ``isolate`` (the CLI's default): the user's code runs in worker processes
@@ -113,6 +118,9 @@ def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry
     from worker processes carry no
     GraphView or probe objects (they hold the user's modules): the HTML report, which draws
     them, lints in-process.
+
+    ``cache``: targets whose files, options and environment are unchanged are replayed from
+    it, the others are linted and stored (:class:`~actlint.cache.store.ResultCache`).
     """
     targets = expand_targets(args, options.files, options.skip_non_models)
     if on_targets is not None:
@@ -121,16 +129,39 @@ def lint_paths(args: Sequence[str], options: LintOptions, registry: RuleRegistry
     registry_given = registry is not None
     registry = registry or default_registry()
     rules = instantiate_rules(registry, options.selection)
+    cached = {i: hit for i, (target, _) in enumerate(targets)
+              if cache is not None and _cacheable(target) and (hit := cache.lookup(target)) is not None}
+    for result, files in cached.values():
+        run.read_files.extend(files)
+    todo = [t for i, t in enumerate(targets) if i not in cached]
     if isolate and isolation_available():
-        parts = _isolated(targets, options, rules, registry, jobs)
+        linted = _isolated(todo, options, rules, registry, jobs)
     else:
-        parts = _in_process(targets, options, rules, registry, jobs, registry_given)
-    for models, errors in parts:
+        linted = _in_process(todo, options, rules, registry, jobs, registry_given)
+    try:
+        _collect(targets, cached, linted, cache, run, on_file)
+    finally:
+        linted.close()  # the workers leave now, not when the generator is collected
+    return run
+
+
+def _collect(targets: list[tuple[str, bool]], cached: dict[int, Recorded], linted: Iterator[Recorded],
+             cache: ResultCache | None, run: LintRun,
+             on_file: Callable[[list[ModelResult], list[RunError]], None] | None) -> None:
+    """Results in target order, cached or linted; new ones stored; ``on_file`` told of each."""
+    for index, (target, _) in enumerate(targets):
+        if index in cached:
+            (models, errors), _ = cached[index]
+        else:
+            (models, errors), files = next(linted)
+            if _cacheable(target):
+                run.read_files.extend([_file_of(target), *files])
+                if cache is not None:
+                    cache.store(target, models, errors, [_file_of(target), *files])
         run.models.extend(models)
         run.errors.extend(errors)
         if on_file is not None:
             on_file(models, errors)
-    return run
 
 
 def _auto_jobs() -> int:
@@ -139,11 +170,29 @@ def _auto_jobs() -> int:
     return max(1, (os.cpu_count() or 1) // 2)
 
 
+def _cacheable(target: str) -> bool:
+    """A file's result can be cached (an installed ``module:attribute`` has no file to hash)."""
+    return Path(_file_of(target)).is_file()
+
+
+def _file_of(target: str) -> str:
+    return str(Path(split_selector(target)[0]).resolve())
+
+
+def _lint_recorded(target: str, from_directory: bool, options: LintOptions, rules: Sequence[Rule],
+                   registry: RuleRegistry) -> Recorded:
+    """One target's result and the local modules its user code imported."""
+    with recording_files_read() as files:
+        result = _lint_target(target, from_directory, options, rules, registry)
+    return result, sorted(files)
+
+
 def _isolated(targets: list[tuple[str, bool]], options: LintOptions, rules: Sequence[Rule],
-              registry: RuleRegistry, jobs: int) -> Iterator[FileResult]:
+              registry: RuleRegistry, jobs: int) -> Iterator[Recorded]:
     """Each target linted in a forked worker; a worker that dies or hangs is one error line."""
-    def lint_one(task: tuple[str, bool]) -> FileResult:
-        return _portable(_lint_target(task[0], task[1], options, rules, registry))
+    def lint_one(task: tuple[str, bool]) -> Recorded:
+        result, files = _lint_recorded(task[0], task[1], options, rules, registry)
+        return _portable(result), files
 
     # Longest stretch with no time limit announced (actlint's own rules and bookkeeping).
     idle = options.load.timeout + 10 * options.probe_timeout + 60
@@ -152,13 +201,13 @@ def _isolated(targets: list[tuple[str, bool]], options: LintOptions, rules: Sequ
         if isinstance(result, WorkerFailure):
             target = targets[index][0]
             path = split_selector(target)[0]
-            yield [], [RunError(path, f"{target}: {result.message}")]
+            yield ([], [RunError(path, f"{target}: {result.message}")]), []
         else:
             yield result
 
 
 def _in_process(targets: list[tuple[str, bool]], options: LintOptions, rules: Sequence[Rule],
-                registry: RuleRegistry, jobs: int, registry_given: bool) -> Iterator[FileResult]:
+                registry: RuleRegistry, jobs: int, registry_given: bool) -> Iterator[Recorded]:
     auto_jobs = _auto_jobs()
     parallel = not registry_given and len(targets) > 1 and (jobs > 1 or (jobs == 0 and auto_jobs > 1))
     if parallel and jobs == 0:
@@ -167,7 +216,7 @@ def _in_process(targets: list[tuple[str, bool]], options: LintOptions, rules: Se
         # `import torch`, WORKER_START_SECONDS) plus their share of the work.
         jobs = auto_jobs
         start = time.perf_counter()
-        yield _lint_target(targets[0][0], targets[0][1], options, rules, registry)
+        yield _lint_recorded(targets[0][0], targets[0][1], options, rules, registry)
         per_file = time.perf_counter() - start
         rest = targets[1:]
         saved = per_file * len(rest) * (1 - 1 / jobs)
@@ -177,7 +226,7 @@ def _in_process(targets: list[tuple[str, bool]], options: LintOptions, rules: Se
         yield from _lint_in_workers(targets, options, jobs)
     else:
         for target, from_directory in targets:
-            yield _lint_target(target, from_directory, options, rules, registry)
+            yield _lint_recorded(target, from_directory, options, rules, registry)
 
 
 def _portable(result: FileResult) -> FileResult:
@@ -190,21 +239,22 @@ def _portable(result: FileResult) -> FileResult:
 
 def fix_paths(args: Sequence[str], options: LintOptions, *, unsafe: bool = False, jobs: int = 1,
               isolate: bool = False, on_file: Callable[[list[ModelResult], list[RunError]], None] | None = None,
-              on_targets: Callable[[list[str]], None] | None = None) -> LintRun:
+              on_targets: Callable[[list[str]], None] | None = None,
+              cache: ResultCache | None = None) -> LintRun:
     """``actlint --fix``: lint ``args``, apply the fixes offered, verify each by linting its file again.
 
     The re-lint of a file lints the same targets with the same options (each file is linted
     from the same seed, so the probe sees the same weights and inputs); the returned run holds
     the fixed files' last lint with each model's :class:`~actlint.fixes.outcome.FixOutcome` list.
     """
-    run = lint_paths(args, options, jobs=jobs, isolate=isolate, on_file=on_file, on_targets=on_targets)
+    run = lint_paths(args, options, jobs=jobs, isolate=isolate, on_file=on_file, on_targets=on_targets, cache=cache)
     targets = expand_targets(args, options.files, options.skip_non_models)
     registry = default_registry()
     rules = {rule.id: rule for rule in instantiate_rules(registry, options.selection)}
 
     def relint(path: str) -> LintRun:
         mine = [target for target, _ in targets if str(Path(split_selector(target)[0]).resolve()) == path]
-        return lint_paths(mine, options, registry, isolate=isolate)
+        return lint_paths(mine, options, registry, isolate=isolate, cache=cache)
 
     def evidence(rule_id: str, model: ModelResult) -> tuple[str, float] | None:
         rule = rules.get(rule_id)
@@ -304,8 +354,9 @@ def _init_worker(options: LintOptions) -> None:
     _WORKER.update(options=options, registry=registry, rules=instantiate_rules(registry, options.selection))
 
 
-def _lint_in_worker(task: tuple[str, bool]) -> tuple[list[ModelResult], list[RunError]]:
-    return _portable(_lint_target(task[0], task[1], _WORKER["options"], _WORKER["rules"], _WORKER["registry"]))
+def _lint_in_worker(task: tuple[str, bool]) -> Recorded:
+    result, files = _lint_recorded(task[0], task[1], _WORKER["options"], _WORKER["rules"], _WORKER["registry"])
+    return _portable(result), files
 
 
 def _lint_in_workers(targets: list[tuple[str, bool]], options: LintOptions, jobs: int):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from helpers import write_model
+
+# Every run in the tests lints for real (and writes no .actlint_cache into the checkout);
+# tests/e2e/test_cache.py turns the cache back on for the runs it checks.
+os.environ["ACTLINT_NO_CACHE"] = "1"
 
 
 @pytest.fixture

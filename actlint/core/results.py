@@ -69,6 +69,8 @@ class LintRun:
     fixing: bool = False
     #: Unsafe fixes were enabled (``--unsafe-fixes``).
     unsafe_fixes: bool = False
+    #: The local source files the run's lints read (model files and the modules they import).
+    read_files: list[str] = field(default_factory=list, repr=False)
 
     def findings(self) -> list[Finding]:
         return [f for m in self.models for f in m.active_findings()]

@@ -25,6 +25,7 @@ from actlint.loader.examples import CALL_PREFIX, INPUTS_PREFIX, ExampleBlock, Ex
 from actlint.loader.plan import LoadPlan, Statement, plan_module
 
 #: Seconds a file may take to load, and again each model construction, by default.
+from actlint.loader.dependencies import note_imported_modules
 from actlint.loader.loaded import LoadSettings, LoadedFile, is_loss
 from actlint.loader.provenance import recording_construction_sites
 from actlint.loader.explain import attribute_source, download_hint, exit_message, explain_failure, statement_at, unfaithful_message, user_line
@@ -61,6 +62,7 @@ def _isolated_import_state(path: Path) -> Iterator[None]:
     try:
         yield
     finally:
+        note_imported_modules()  # before the file's own modules are dropped again
         sys.path[:] = saved_path
         sys.dont_write_bytecode = saved_bytecode
         prefixes = tuple(str(f) + os.sep for f in folders)
