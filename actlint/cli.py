@@ -107,6 +107,7 @@ def main() -> None:
     Usage: actlint [OPTIONS] PATH...       lint files, file.py::Name, directories
            actlint rules                  list the rules
            actlint explain ACT101         one rule's documentation and examples
+           actlint server                 the language server for editors (LSP over stdio)
     """
 
 
@@ -399,6 +400,14 @@ def run() -> None:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             os._exit(code)
         raise
+
+
+@main.command("server")
+def language_server() -> None:
+    """Run the language server (LSP over stdio) for editors: diagnostics on open and save."""
+    from actlint.server.main import serve
+
+    serve()
 
 
 @main.command("rules")

@@ -103,6 +103,69 @@ def _serve(conn: Connection, run_task: Callable[[Any], Any]) -> None:
         os._exit(code)
 
 
+class _ForkedProcess:
+    """A child made with a bare ``os.fork`` (what multiprocessing's Process does, minus its start-up).
+
+    multiprocessing's child closes ``sys.stdin`` first, which hangs forever when another
+    thread of the parent was reading stdin at the fork (a language server's reader thread
+    holds the stream's lock, and that thread does not exist in the child). This child
+    touches none of the parent's standard streams: it gets fresh ones on the same file
+    descriptors (stdout's pointing at stderr).
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.exitcode: int | None = None
+
+    @classmethod
+    def start(cls, body: Callable[[], None], close_in_child: Connection) -> "_ForkedProcess":
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        pid = os.fork()
+        if pid == 0:  # the child
+            try:
+                close_in_child.close()  # the parent's end: EOF reaches the child when the parent is gone
+                sys.stdin = open(os.devnull, encoding="utf-8")
+                sys.stderr = open(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+                sys.stdout = sys.stderr
+                body()
+            finally:
+                os._exit(0)
+        return cls(pid)
+
+    def _reap(self, flags: int) -> None:
+        if self.exitcode is not None:
+            return
+        try:
+            pid, status = os.waitpid(self.pid, flags)
+        except ChildProcessError:
+            self.exitcode = -1 if self.exitcode is None else self.exitcode
+            return
+        if pid:
+            self.exitcode = os.waitstatus_to_exitcode(status)
+
+    def is_alive(self) -> bool:
+        self._reap(os.WNOHANG)
+        return self.exitcode is None
+
+    def kill(self) -> None:
+        if self.is_alive():
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def join(self, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.is_alive():
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            time.sleep(0.005)
+
+
 @dataclass
 class _Worker:
     process: Any
@@ -111,6 +174,7 @@ class _Worker:
     limits: list[tuple[float, float, str]] = field(default_factory=list)  # (deadline, seconds, what)
     last_heard: float = 0.0
     last_stage: str | None = None  # the innermost limit entered last (what the task was doing)
+    cancelled: bool = False  # stopped by IsolatedWorkers.cancel()
 
     def stage(self) -> str | None:
         return self.limits[-1][2] if self.limits else self.last_stage
@@ -135,18 +199,34 @@ class IsolatedWorkers:
     considered hung. ``label(payload)`` names a task in failure messages.
     """
 
-    def __init__(self, run_task: Callable[[Any], Any], jobs: int = 1, idle_limit: float = 600.0) -> None:
+    def __init__(self, run_task: Callable[[Any], Any], jobs: int = 1, idle_limit: float = 600.0, *,
+                 keep: bool = False) -> None:
         self.run_task = run_task
         self.jobs = max(1, jobs)
         self.idle_limit = idle_limit
+        #: Keep idle workers between :meth:`results` calls (a long-lived server), until :meth:`close`.
+        self.keep = keep
         self._context = multiprocessing.get_context("fork")
+        self._workers: list[_Worker] = []
+
+    def cancel(self) -> None:
+        """Stop the tasks running now (from another thread): their results come back as
+        :class:`WorkerFailure` and fresh workers take any later task."""
+        for worker in list(self._workers):
+            if worker.task is not None:
+                worker.cancelled = True
+                if worker.process.is_alive():
+                    worker.process.kill()
+
+    def close(self) -> None:
+        """Let every worker go."""
+        for worker in self._workers:
+            self._close(worker)
+        self._workers = []
 
     def _start(self) -> _Worker:
         parent, child = self._context.Pipe()
-        process = self._context.Process(target=_serve, args=(child, self.run_task), daemon=True)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        process.start()
+        process = _ForkedProcess.start(lambda: _serve(child, self.run_task), close_in_child=parent)
         child.close()
         return _Worker(process, parent, last_heard=time.monotonic())
 
@@ -154,11 +234,11 @@ class IsolatedWorkers:
         """``(index, result or WorkerFailure)`` for every payload, in order, each as soon as it can be."""
         pending = list(range(len(payloads)))[::-1]  # a stack: pop() gives the next index
         done: dict[int, Any] = {}
-        workers: list[_Worker] = []
+        workers = self._workers
         emitted = 0
         try:
             while emitted < len(payloads):
-                workers = [w for w in workers if not w.conn.closed]  # stopped ones are replaced
+                workers[:] = [w for w in workers if not w.conn.closed]  # stopped ones are replaced
                 while pending and len(workers) < self.jobs:
                     workers.append(self._start())
                 for worker in workers:
@@ -184,14 +264,17 @@ class IsolatedWorkers:
                     emitted += 1
         finally:
             for worker in workers:
-                self._close(worker)
+                if not self.keep or worker.task is not None:  # a task abandoned half-way: its worker goes
+                    self._close(worker)
+            workers[:] = [w for w in workers if not w.conn.closed]
 
     def _hear(self, worker: _Worker, done: dict[int, Any]) -> None:
         try:
             message = worker.conn.recv()
         except (EOFError, OSError):
             worker.process.join(5)
-            done[worker.task] = WorkerFailure(describe_exit(worker.process.exitcode, worker.stage()))
+            done[worker.task] = WorkerFailure("cancelled" if worker.cancelled
+                                              else describe_exit(worker.process.exitcode, worker.stage()))
             worker.task = None
             worker.stop()
             return
