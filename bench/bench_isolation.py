@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         for source in SOURCES:
             for path in sorted(source.glob("*.py")):
                 shutil.copy(path, folder / f"{source.name}_{path.name}")
-        flags = [] if args.probe else ["--no-probe"]
+        flags = ["--no-cache"] + ([] if args.probe else ["--no-probe"])
         isolated = [sys.executable, "-m", "actlint", *flags, "-j", "1", str(folder)]
         in_process = [sys.executable, "-c",
                       "import sys; from actlint.cli import main; "

@@ -7,6 +7,7 @@ worker process), so the editor is never blocked; a slow model file shows
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from typing import Any
@@ -26,7 +27,8 @@ class ActlintServer(LanguageServer):
 
     def __init__(self) -> None:
         super().__init__("actlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full)
-        self.linter = DocumentLinter(self._publish)
+        use_cache = os.environ.get("ACTLINT_NO_CACHE", "").strip() in ("", "0")
+        self.linter = DocumentLinter(self._publish, use_cache=use_cache)
         self.progress_supported = False
 
     def _publish(self, path: str, findings: list[Finding], errors: list[str], phase: str) -> None:
