@@ -116,3 +116,15 @@ def test_a_slow_file_shows_progress_and_a_newer_save_wins(client, tmp_path):
         if not any(d["code"] == "ACT101" for d in diagnostics):
             break
     client.wait_for(lambda m: m.get("method") == "$/progress" and m["params"]["value"]["kind"] == "end")
+
+
+def test_the_workspace_configuration_is_honoured(client, tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.actlint]\nignore = ["ACT101"]\n\n[tool.actlint.probe]\nenabled = false\n')
+    client.initialize(tmp_path)
+    model = tmp_path / "model.py"
+    model.write_text(dedent(BROKEN))
+    uri = _open(client, model)
+    assert [d for d in client.diagnostics(uri) if d["code"] == "ACT101"] == []
+    # The probe is off in the configuration: one publish, nothing follows it.
+    with pytest.raises(TimeoutError):
+        client.diagnostics(uri, timeout=5)
