@@ -14,7 +14,6 @@ Works with ``lightning`` (``import lightning as L``) and ``pytorch_lightning``.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable, Sequence
 
 import torch
@@ -29,10 +28,8 @@ except ImportError:  # pragma: no cover - the older package name
             "actlint.integrations.lightning needs PyTorch Lightning: pip install lightning"
         ) from exc
 
-from actlint.api import LintError, LintResult, lint
-from actlint.core.findings import Severity
-
-log = logging.getLogger("actlint")
+from actlint.api import LintError, LintResult
+from actlint.integrations.once import LintOnce
 
 
 def model_inputs(batch: Any) -> tuple[Any, ...]:
@@ -62,30 +59,21 @@ class ActlintCallback(Callback):
         **options: Any,
     ) -> None:
         super().__init__()
-        self.fail_on = Severity.parse(fail_on) if fail_on else None
-        self.select, self.ignore, self.probe = select, ignore, probe
+        self.once = LintOnce(fail_on, select, ignore, probe, options)
         self.inputs = inputs
-        self.options = options
         self.result: LintResult | None = None
 
     def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
         if self.result is not None:
             return
-        device = str(next(pl_module.parameters()).device) if any(True for _ in pl_module.parameters()) else "cpu"
-        result = lint(pl_module, *self.inputs(batch), select=self.select, ignore=self.ignore, probe=self.probe,
-                      device=self.options.pop("device", "cuda" if device.startswith("cuda") else "cpu"),
-                      fail_on=self.fail_on.label if self.fail_on else "error", **self.options)
-        self.result = result
-        counts = result.run.counts()
-        if trainer.logger is not None:
-            trainer.logger.log_metrics({f"actlint/{label}s": float(n) for label, n in counts.items()},
-                                       step=trainer.global_step)
-        text = str(result).rstrip()
-        (log.warning if result.findings or result.errors else log.info)("actlint:\n%s", text)
-        if trainer.is_global_zero:
-            print(f"actlint: {text}")  # the console, where Lightning prints its own progress
-        if self.fail_on is not None and (result.errors or any(f.severity >= self.fail_on for f in result.findings)):
-            raise LintError(result)
+        try:
+            self.result = self.once.run(pl_module, self.inputs(batch), console=trainer.is_global_zero)
+        except LintError as stop:
+            self.result = stop.result
+            raise
+        finally:
+            if self.result is not None and trainer.logger is not None:
+                trainer.logger.log_metrics(LintOnce.counts(self.result), step=trainer.global_step)
 
 
 __all__ = ["ActlintCallback", "model_inputs"]

@@ -14,7 +14,6 @@ lint, so at most one probe; the model is left exactly as it was.
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any, Callable, Mapping, Sequence
 
@@ -26,10 +25,8 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the package
     raise ImportError("actlint.integrations.transformers needs transformers: pip install transformers") from exc
 
-from actlint.api import LintError, LintResult, lint
-from actlint.core.findings import Severity
-
-log = logging.getLogger("actlint")
+from actlint.api import LintError, LintResult
+from actlint.integrations.once import LintOnce
 
 
 def model_inputs(model: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -56,10 +53,8 @@ class ActlintCallback(TrainerCallback):
         inputs: Callable[[Any, Sequence[Any], Mapping[str, Any]], tuple[Any, ...]] = model_inputs,
         **options: Any,
     ) -> None:
-        self.fail_on = Severity.parse(fail_on) if fail_on else None
-        self.select, self.ignore, self.probe = select, ignore, probe
+        self.once = LintOnce(fail_on, select, ignore, probe, options)
         self.inputs = inputs
-        self.options = options
         self.result: LintResult | None = None
         self.linted_at_step: int | None = None  # the Trainer's global step when the lint ran (0: before any update)
         self._hook: Any = None
@@ -76,20 +71,16 @@ class ActlintCallback(TrainerCallback):
         """The first training forward: lint with its inputs, then let it run on."""
         self._hook.remove()
         self._hook = None
-        device = next((p.device for p in module.parameters()), torch.device("cpu"))
-        options = dict(self.options)
-        result = lint(module, *self.inputs(module, args, kwargs), select=self.select, ignore=self.ignore,
-                      probe=self.probe, device=options.pop("device", "cuda" if device.type == "cuda" else "cpu"),
-                      fail_on=self.fail_on.label if self.fail_on else "error", **options)
-        self.result = result
         self.linted_at_step = getattr(self._state, "global_step", None)
-        self._pending = {f"actlint/{label}s": float(n) for label, n in result.run.counts().items()}
-        text = str(result).rstrip()
-        (log.warning if result.findings or result.errors else log.info)("actlint:\n%s", text)
-        if getattr(self._state, "is_world_process_zero", True):
-            print(f"actlint: {text}")
-        if self.fail_on is not None and (result.errors or any(f.severity >= self.fail_on for f in result.findings)):
-            raise LintError(result)
+        try:
+            self.result = self.once.run(module, self.inputs(module, args, kwargs),
+                                        console=getattr(self._state, "is_world_process_zero", True))
+        except LintError as stop:
+            self.result = stop.result
+            raise
+        finally:
+            if self.result is not None:
+                self._pending = LintOnce.counts(self.result)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
         if self._pending is None or logs is None:

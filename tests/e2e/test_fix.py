@@ -11,7 +11,6 @@ import difflib
 import json
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
