@@ -7,6 +7,7 @@ document cancels the probe still running for an older one (its worker is stopped
 fresh one takes the next task), and a result of an older generation is never published.
 The user's code only ever runs in the workers, forked from the server process, which keeps
 torch imported; the workers keep the modules the user's files import warm between saves.
+Where workers cannot be forked (macOS, Windows) the server lints in its own process.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from actlint.core.results import ModelResult, RunError
 from actlint.options import CommandLine, LintOptions, build_options
 from actlint.pipeline import lint_paths
 from actlint.rules.registry import default_registry
-from actlint.sandbox.isolation import IsolatedWorkers, WorkerFailure
+from actlint.sandbox.isolation import IsolatedWorkers, WorkerFailure, isolation_available
 
 #: (path, findings, errors, phase) -> None; phase is "static" or "probe".
 Publish = Callable[[str, list[Finding], list[str], str], None]
@@ -41,6 +42,32 @@ def _lint_in_worker(task: tuple[str, LintOptions, str | None]) -> tuple[list[Mod
     return run.models, run.errors
 
 
+class _InProcess:
+    """Where workers cannot be forked (macOS, Windows): the same interface, lints in this process."""
+
+    def __init__(self, run_task: Callable) -> None:
+        self.run_task = run_task
+
+    def results(self, payloads):
+        for index, payload in enumerate(payloads):
+            try:
+                yield index, self.run_task(payload)
+            except Exception as exc:  # noqa: BLE001 - one file's failure is its diagnostic
+                yield index, WorkerFailure(f"internal error: {exc}")
+
+    def cancel(self) -> None:
+        """A lint in this process cannot be stopped half-way; its stale result is dropped."""
+
+    def close(self) -> None:
+        """Nothing to let go."""
+
+
+def _workers() -> "IsolatedWorkers | _InProcess":
+    if isolation_available():
+        return IsolatedWorkers(_lint_in_worker, jobs=1, keep=True)
+    return _InProcess(_lint_in_worker)
+
+
 class DocumentLinter:
     """Two warm workers (static lints, probe lints) and the generations of each document."""
 
@@ -48,8 +75,8 @@ class DocumentLinter:
         self.publish = publish
         self.use_cache = use_cache
         self.registry = default_registry()
-        self.static_workers = IsolatedWorkers(_lint_in_worker, jobs=1, keep=True)
-        self.probe_workers = IsolatedWorkers(_lint_in_worker, jobs=1, keep=True)
+        self.static_workers = _workers()
+        self.probe_workers = _workers()
         self._static_lock = threading.Lock()
         self._probe_lock = threading.Lock()
         self._generations: dict[str, int] = {}
