@@ -201,7 +201,26 @@ def _result(finding: Finding, model: ModelResult, rule_index: int, locator: "_Lo
         ]
     if finding.suppressed:
         result["suppressions"] = [{"kind": "inSource", "justification": "actlint: ignore comment"}]
+    if finding.fix is not None:
+        result["fixes"] = [_fix(finding, locator)]
     return result
+
+
+def _fix(finding: Finding, locator: "_Locator") -> dict[str, Any]:
+    """The rule's fix as a SARIF fix: each edit replaces whole lines [line, end_line) of the file
+    as it was read (a region from column 1 of its first line to column 1 of the line after)."""
+    fix = finding.fix
+    replacements = [{
+        "deletedRegion": {"startLine": e.first_line, "startColumn": 1, "endLine": e.end_line, "endColumn": 1},
+        "insertedContent": {"text": e.content},
+    } for e in fix.edits]
+    return {
+        "description": {"text": f"{fix.title} ({fix.applicability} fix; actlint --fix"
+                                f"{' --unsafe-fixes' if not fix.safe else ''})"},
+        "artifactChanges": [{"artifactLocation": locator.artifact(finding.location.file if finding.location
+                                                                  else fix.shown or fix.file),
+                             "replacements": replacements}],
+    }
 
 
 def _message(finding: Finding) -> str:

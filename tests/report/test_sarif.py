@@ -248,3 +248,20 @@ def test_cli_format_sarif(project):
     proc = run_cli("models/broken.py", "--format", "sarif", "--no-probe", "-o", str(out), cwd=project)
     assert proc.returncode == 1 and proc.stdout == ""
     validate(json.loads(out.read_text()))
+
+
+def test_a_finding_with_a_fix_carries_it_as_a_sarif_fix(project):
+    log = sarif_of(lint("models/softmax_ce.py", probe=False), project)
+    validate(log)
+    (result,) = [r for r in log["runs"][0]["results"] if r["ruleId"] == "ACT401"]
+    (fix,) = result["fixes"]
+    assert fix["description"]["text"].endswith("(unsafe fix; actlint --fix --unsafe-fixes)")
+    (change,) = fix["artifactChanges"]
+    assert change["artifactLocation"] == {"uri": "models/softmax_ce.py", "uriBaseId": "%SRCROOT%"}
+    lines = (project / "models" / "softmax_ce.py").read_text().splitlines(keepends=True)
+    fixed = list(lines)
+    for replacement in sorted(change["replacements"], key=lambda r: -r["deletedRegion"]["startLine"]):
+        region = replacement["deletedRegion"]
+        fixed[region["startLine"] - 1:region["endLine"] - 1] = [replacement["insertedContent"]["text"]]
+    # Applied to the file, the replacements drop the output softmax (CrossEntropyLoss already takes logits).
+    assert "".join(fixed) == "".join(lines).replace(", nn.Softmax(dim=1))", ")")
