@@ -234,18 +234,17 @@ def check(paths: tuple[str, ...], output_format: str, output: str | None, config
     except Exception as exc:  # noqa: BLE001 - an internal error is still one line and exit 2
         _internal_error(exc)
 
-    from actlint.sandbox.fence import report_stdout
-
-    # While user code runs, anything written to stdout (prints at import, C extensions)
-    # goes to stderr: stdout carries the report alone, one clean JSON/SARIF document.
     from actlint.report.progress import ProgressLine, progress_wanted
     from actlint.report.text import write_model, write_summary
+    from actlint.sandbox.fence import report_stdout
 
     writing = fix and not diff
     # Text to stdout streams: each file's findings as soon as it (and every file before it)
     # is done. Under --fix the first lint is not the report (the fixed files are linted again).
     streaming = output_format == "text" and output is None and not diff and not writing
     progress = ProgressLine(sys.stderr) if progress_wanted(sys.stderr, output_format) else None
+    # While user code runs, anything written to stdout (prints at import, C extensions)
+    # goes to stderr: stdout carries the report alone, one clean JSON/SARIF document.
     with report_stdout() as report_stream:
         if replay is not None:
             from actlint.cache.replay import RecordingStream
