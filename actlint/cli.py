@@ -203,14 +203,16 @@ def check(paths: tuple[str, ...], output_format: str, output: str | None, config
 
             _write_report(LintRun(), output_format, output)
             sys.exit(EXIT_OK)
-    cache_folder = None if no_cache or _cache_disabled() else _cache_folder(paths, config_file, isolated, cache_dir)
+    caching = not (no_cache or _cache_disabled())
+    config_files = _config_files(paths, config_file, isolated) if caching else []
+    cache_folder = _cache_folder(config_files, cache_dir) if caching else None
     replay = None
     if cache_folder is not None and output_format != "html" and output is None and not fix and not diff:
         # An unchanged run over unchanged files prints its stored report without importing torch.
         from actlint.cache.replay import CommandReplay
 
         params = click.get_current_context().params
-        replay = CommandReplay(cache_folder, params, _config_files(paths, config_file, isolated), _is_terminal())
+        replay = CommandReplay(cache_folder, params, config_files, _is_terminal())
         stored = replay.lookup()
         if stored is not None:
             sys.stdout.write(stored[0])
@@ -316,30 +318,13 @@ def _config_files(paths: Sequence[str], config_file: str | None, isolated: bool)
     return sorted(str(f.resolve()) for f in found if f is not None)
 
 
-def _cache_folder(paths: Sequence[str], config_file: str | None, isolated: bool, flag: str | None) -> Path:
-    """``--cache-dir``, else ``[tool.actlint] cache-dir`` (from the configuration's folder), else
-    ``.actlint_cache`` beside the configuration, or in the working directory."""
-    from actlint.cache.store import DEFAULT_DIRECTORY
+def _cache_folder(config_files: Sequence[str], flag: str | None) -> Path:
+    """``--cache-dir``, else the configuration's (:func:`actlint.cache.store.cache_folder`)."""
+    from actlint.cache.store import cache_folder
 
     if flag:
         return Path(flag)
-    files = _config_files(paths, config_file, isolated)
-    if not files:
-        return Path.cwd() / DEFAULT_DIRECTORY
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-
-    config = Path(files[0])
-    try:
-        table = tomllib.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        table = {}
-    if config.name == "pyproject.toml":
-        table = table.get("tool", {}).get("actlint", {})
-    folder = table.get("cache-dir") if isinstance(table, dict) else None
-    return config.parent / (folder if isinstance(folder, str) and folder.strip() else DEFAULT_DIRECTORY)
+    return cache_folder(Path(config_files[0]) if config_files else None, Path.cwd())
 
 
 def _is_terminal() -> bool:
@@ -369,7 +354,7 @@ def _write_diffs(run: "LintRun", unsafe: bool, out: TextIO) -> int:
             click.echo(f"actlint: {file.file}: would not be rewritten: {file.refused}", err=True)
         out.write(file.diff)
     fixes = sum(file.fixes for file in previews)
-    more = len(run.fixable(True)) - len(run.fixable(False)) if not unsafe else 0
+    more = run.fixable_only_unsafe() if not unsafe else 0
     summary = f"Would fix {plural(fixes, 'problem')}"
     if more:
         summary += f"; {more} more with --unsafe-fixes"

@@ -199,7 +199,6 @@ class Config:
     force_exclude: bool | None = None
     respect_gitignore: bool | None = None
     per_file: PerFileRules | None = None
-    cache_dir: Path | None = None  # where results are cached (relative paths: from the file's folder)
 
     @property
     def display(self) -> str:
@@ -428,11 +427,10 @@ class _Parser:
             values["exclude"] = self.patterns(section, "exclude", table["exclude"])
         if "extend-exclude" in table:
             values["extend_exclude"] = self.patterns(section, "extend-exclude", table["extend-exclude"])
-        if "cache-dir" in table:
+        if "cache-dir" in table:  # read by actlint.cache.store.cache_folder, before torch is imported
             folder = table["cache-dir"]
             if not isinstance(folder, str) or not folder.strip():
                 raise self.error(section, f"'cache-dir' must be a folder path, got {_show(folder)}")
-            values["cache_dir"] = self.root / folder
         for key in ("force-exclude", "respect-gitignore"):
             if key in table:
                 values[key.replace("-", "_")] = self.boolean(section, key, table[key])

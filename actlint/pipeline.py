@@ -155,9 +155,10 @@ def _collect(targets: list[tuple[str, bool]], cached: dict[int, Recorded], linte
         else:
             (models, errors), files = next(linted)
             if _cacheable(target):
-                run.read_files.extend([_file_of(target), *files])
+                read = [_file_of(target), *files]
+                run.read_files.extend(read)
                 if cache is not None:
-                    cache.store(target, models, errors, [_file_of(target), *files])
+                    cache.store(target, models, errors, read)
         run.models.extend(models)
         run.errors.extend(errors)
         if on_file is not None:
@@ -230,11 +231,8 @@ def _in_process(targets: list[tuple[str, bool]], options: LintOptions, rules: Se
 
 
 def _portable(result: FileResult) -> FileResult:
-    """A result that can leave its process: graphs and probe objects hold the user's modules."""
-    for m in result[0]:
-        m.graph = None
-        m.probe_report = None
-    return result
+    """A result that can leave its process (see :meth:`ModelResult.portable`)."""
+    return [m.portable() for m in result[0]], result[1]
 
 
 def fix_paths(args: Sequence[str], options: LintOptions, *, unsafe: bool = False, jobs: int = 1,
@@ -253,7 +251,7 @@ def fix_paths(args: Sequence[str], options: LintOptions, *, unsafe: bool = False
     rules = {rule.id: rule for rule in instantiate_rules(registry, options.selection)}
 
     def relint(path: str) -> LintRun:
-        mine = [target for target, _ in targets if str(Path(split_selector(target)[0]).resolve()) == path]
+        mine = [target for target, _ in targets if _file_of(target) == path]
         return lint_paths(mine, options, registry, isolate=isolate, cache=cache)
 
     def evidence(rule_id: str, model: ModelResult) -> tuple[str, float] | None:

@@ -15,10 +15,15 @@ import contextlib
 import hashlib
 import os
 import pickle
+import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 from actlint.cache.fingerprints import environment_digest, file_digest, options_digest
 from actlint.core.results import ModelResult, RunError
@@ -26,6 +31,23 @@ from actlint.core.results import ModelResult, RunError
 #: Bump when the entry layout changes.
 FORMAT = 1
 DEFAULT_DIRECTORY = ".actlint_cache"
+
+
+def cache_folder(config_file: Path | None, fallback: Path) -> Path:
+    """Where the cache lives: ``cache-dir`` of the configuration file (relative to its folder),
+    else ``.actlint_cache`` beside it, else in ``fallback``. Read straight from the TOML, so an
+    unchanged run can be replayed before anything imports torch; a bad value falls back here
+    and is reported by the configuration's own validation."""
+    if config_file is None:
+        return fallback / DEFAULT_DIRECTORY
+    try:
+        table = tomllib.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        table = {}
+    if config_file.name == "pyproject.toml":
+        table = table.get("tool", {}).get("actlint", {})
+    folder = table.get("cache-dir") if isinstance(table, dict) else None
+    return config_file.parent / (folder if isinstance(folder, str) and folder.strip() else DEFAULT_DIRECTORY)
 
 
 class ResultCache:
@@ -64,7 +86,7 @@ class ResultCache:
         digests = [(path, file_digest(path)) for path in sorted(set(files))]
         if any(d is None for _, d in digests):
             return
-        portable = [replace(m, graph=None, probe_report=None) for m in models]
+        portable = [m.portable() for m in models]
         path = self._entry(target)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from actlint.core.findings import Finding, Severity
@@ -42,6 +42,11 @@ class ModelResult:
     @property
     def selector(self) -> str:
         return f"{self.file}::{self.name}"
+
+    def portable(self) -> "ModelResult":
+        """This result without its graph and probe objects (they hold the user's modules): what
+        can leave a worker process or go into the result cache."""
+        return replace(self, graph=None, probe_report=None)
 
     def active_findings(self) -> list[Finding]:
         return [f for f in self.findings if not f.suppressed]
@@ -86,6 +91,14 @@ class LintRun:
     def fixable(self, unsafe: bool) -> list[Finding]:
         """Problems (not refuted) whose fix ``--fix`` applies: safe fixes, and unsafe ones when ``unsafe``."""
         return [f for f in self.findings() if f.fixable(unsafe)]
+
+    def fixable_only_unsafe(self) -> int:
+        """Problems whose fix needs ``--unsafe-fixes``."""
+        return len(self.fixable(True)) - len(self.fixable(False))
+
+    def fixed(self) -> int:
+        """Fixes ``--fix`` wrote and the re-lint bore out."""
+        return sum(1 for o in self.fix_outcomes() if o.fixed)
 
     def partial_models(self) -> list[ModelResult]:
         """Models some selected rule could not run on ("All checks passed" is not true of them)."""

@@ -16,7 +16,7 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
-from actlint.fixes.edits import digest
+from actlint.fixes.edits import Fix, digest
 
 
 class NotWritable(Exception):
@@ -60,6 +60,15 @@ def read_for_fix(shown: str, resolved: str) -> FileOnDisk:
     except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
         raise NotWritable(f"cannot decode it again ({exc})") from None
     return FileOnDisk(path, text, encoding, _newline(raw))
+
+
+def read_unchanged(fix: Fix) -> FileOnDisk:
+    """The file ``fix`` edits, as :func:`read_for_fix` reads it, refused unless it still reads
+    exactly as the lint that made the fix read it."""
+    disk = read_for_fix(fix.shown or fix.file, fix.file)
+    if disk.digest != fix.source_digest:
+        raise NotWritable("the file changed on disk since actlint read it")
+    return disk
 
 
 def _newline(raw: bytes) -> str:

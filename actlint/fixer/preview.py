@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from actlint.core.results import LintRun
-from actlint.fixer.disk import NotWritable, read_for_fix
+from actlint.fixer.disk import NotWritable, read_unchanged
 from actlint.fixer.plan import candidates_by_file, fixed_text
 from actlint.fixes.edits import unified_diff
 
@@ -31,12 +31,9 @@ def preview(run: LintRun, unsafe: bool = False) -> list[FilePreview]:
     for path, candidates in candidates_by_file(run, unsafe).items():
         shown = candidates[0].fix.shown or path
         try:
-            disk = read_for_fix(shown, path)
+            disk = read_unchanged(candidates[0].fix)
         except NotWritable as exc:
             previews.append(FilePreview(shown, "", 0, str(exc)))
-            continue
-        if disk.digest != candidates[0].fix.source_digest:
-            previews.append(FilePreview(shown, "", 0, "the file changed on disk since actlint read it"))
             continue
         text, applied, _ = fixed_text(disk.text, candidates)
         previews.append(FilePreview(shown, unified_diff(disk.text, text, shown), len(applied)))

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 from actlint.core.findings import Severity
 from actlint.core.results import LintRun, ModelResult
-from actlint.fixer.disk import FileOnDisk, NotWritable, compiles, read_for_fix, write_atomically
+from actlint.fixer.disk import FileOnDisk, NotWritable, compiles, read_unchanged, write_atomically
 from actlint.fixer.plan import Candidate, candidates_by_file, finding_counts, finding_key, fixed_text
 from actlint.fixes.outcome import FIXED, NOT_WRITTEN, ROLLED_BACK, FixOutcome
 
@@ -75,13 +75,9 @@ def fix_file(path: str, candidates: Sequence[Candidate], models: list[ModelResul
         if not candidates:
             break
         try:
-            disk = read_for_fix(candidates[0].fix.shown or path, path)
+            disk = read_unchanged(candidates[0].fix)
         except NotWritable as exc:
             result.outcomes += [_outcome(c, NOT_WRITTEN, str(exc)) for c in candidates]
-            break
-        if disk.digest != candidates[0].fix.source_digest:
-            result.outcomes += [_outcome(c, NOT_WRITTEN, "the file changed on disk since actlint read it")
-                                for c in candidates]
             break
         accepted, outcomes, deferred = _round(disk, list(candidates), models, relint, evidence)
         result.outcomes += outcomes
@@ -182,4 +178,5 @@ def _outcome(candidate: Candidate, status: str, reason: str | None = None) -> Fi
 
 
 def _resolved(shown: str) -> str:
-    return str(Path(shown.partition("::")[0]).resolve())
+    """A model's file (as displayed) as the absolute path its fixes name."""
+    return str(Path(shown).resolve())

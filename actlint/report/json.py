@@ -73,8 +73,8 @@ def run_to_json(run: LintRun) -> dict[str, Any]:
         "refuted": len(run.refuted()),
         # Problems whose fix ``--fix`` would apply (safe) or ``--fix --unsafe-fixes`` (unsafe), and
         # how many ``--fix`` fixed in this run.
-        "fixable": {"safe": len(run.fixable(False)), "unsafe": len(run.fixable(True)) - len(run.fixable(False))},
-        "fixed": sum(1 for o in run.fix_outcomes() if o.fixed),
+        "fixable": {"safe": len(run.fixable(False)), "unsafe": run.fixable_only_unsafe()},
+        "fixed": run.fixed(),
     }
 
 

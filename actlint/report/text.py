@@ -71,14 +71,13 @@ def fix_summary(run: LintRun) -> str:
     """``; 3 fixed, 1 fixable with --unsafe-fixes`` (with --fix) or ``; 2 fixable with --fix`` (without)."""
     parts = []
     if run.fixing:
-        outcomes = run.fix_outcomes()
-        fixed = sum(1 for o in outcomes if o.fixed)
+        fixed = run.fixed()
         parts.append(f"{fixed} fixed")
-        failed = sum(1 for o in outcomes if not o.fixed)
+        failed = len(run.fix_outcomes()) - fixed
         if failed:
             parts.append(f"{plural(failed, 'fix')} rolled back or not written")
         if not run.unsafe_fixes:
-            unsafe = len(run.fixable(True)) - len(run.fixable(False))
+            unsafe = run.fixable_only_unsafe()
             if unsafe:
                 parts.append(f"{unsafe} fixable with --unsafe-fixes")
         return "; " + ", ".join(parts)
@@ -132,7 +131,7 @@ def write_summary(run: LintRun, out: TextIO) -> None:
     """The last line: problems by severity, fixes, refuted, suppressed, files that failed."""
     color = _use_color(out)
     counts = run.counts()
-    fixed = sum(1 for o in run.fix_outcomes() if o.fixed)
+    fixed = run.fixed()
     total = sum(counts.values()) + fixed
     models = len(run.models)
     suppressed = len(run.suppressed())

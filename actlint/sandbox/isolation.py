@@ -68,19 +68,18 @@ def own_this_process() -> None:
 
 def isolation_available() -> bool:
     """Can user code run in forked workers here? (The ``actlint`` command on Linux; elsewhere in-process.)"""
-    return _OWNED and sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+    return _OWNED and sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
 def _serve(conn: Connection, run_task: Callable[[Any], Any]) -> None:
-    """A worker's life: answer tasks until told to stop (or the parent is gone), then ``os._exit``."""
+    """A worker's life: answer tasks until told to stop (or the parent is gone); the process
+    then leaves through ``os._exit`` (:meth:`_ForkedProcess.start`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         os.dup2(2, 1)  # whatever the user's code writes to fd 1 lands on stderr
     except OSError:
         pass
-    sys.stdout = sys.stderr
     announce_deadlines(lambda event, seconds, what: conn.send(("limit", event, seconds, what)))
-    code = 0
     try:
         while True:
             try:
@@ -100,7 +99,6 @@ def _serve(conn: Connection, run_task: Callable[[Any], Any]) -> None:
                 conn.send(("raised", index, f"its result could not be sent back ({type(exc).__name__}: {exc})"))
     finally:
         sys.stderr.flush()
-        os._exit(code)
 
 
 class _ForkedProcess:
@@ -206,7 +204,6 @@ class IsolatedWorkers:
         self.idle_limit = idle_limit
         #: Keep idle workers between :meth:`results` calls (a long-lived server), until :meth:`close`.
         self.keep = keep
-        self._context = multiprocessing.get_context("fork")
         self._workers: list[_Worker] = []
 
     def cancel(self) -> None:
@@ -225,7 +222,7 @@ class IsolatedWorkers:
         self._workers = []
 
     def _start(self) -> _Worker:
-        parent, child = self._context.Pipe()
+        parent, child = multiprocessing.Pipe()
         process = _ForkedProcess.start(lambda: _serve(child, self.run_task), close_in_child=parent)
         child.close()
         return _Worker(process, parent, last_heard=time.monotonic())

@@ -17,8 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from actlint.cache.store import DEFAULT_DIRECTORY, ResultCache
-from actlint.config import discover, find_config
+from actlint.cache.store import ResultCache, cache_folder
+from actlint.config import discover
 from actlint.core.errors import UserError
 from actlint.core.findings import Finding
 from actlint.core.results import ModelResult, RunError
@@ -36,10 +36,7 @@ def _lint_in_worker(task: tuple[str, LintOptions, str | None]) -> tuple[list[Mod
     path, options, cache_folder = task
     cache = ResultCache(cache_folder, options) if cache_folder else None
     run = lint_paths([path], options, cache=cache)
-    for model in run.models:
-        model.graph = None
-        model.probe_report = None
-    return run.models, run.errors
+    return [m.portable() for m in run.models], run.errors
 
 
 class _InProcess:
@@ -87,8 +84,7 @@ class DocumentLinter:
         """The options ``actlint path`` would use there ([tool.actlint] of the nearest pyproject.toml)."""
         config = discover([path], self.registry)
         options, _ = build_options(config, CommandLine(), self.registry)
-        found = find_config(Path(path))
-        folder = config.cache_dir or ((found.parent if found else Path(path).parent) / DEFAULT_DIRECTORY)
+        folder = cache_folder(config.path, Path(path).parent)
         return options, (str(folder) if self.use_cache else None)
 
     def changed(self, path: str) -> int:
