@@ -314,7 +314,10 @@ def _config_files(paths: Sequence[str], config_file: str | None, isolated: bool)
         return [str(Path(config_file).resolve())]
     from actlint.config import find_config
 
-    found = {find_config(Path(p.partition("::")[0])) for p in paths} | {find_config(Path.cwd())}
+    try:
+        found = {find_config(Path(p.partition("::")[0])) for p in paths} | {find_config(Path.cwd())}
+    except UserError:  # invalid TOML: the configuration's own reading reports it (exit 2)
+        return []
     return sorted(str(f.resolve()) for f in found if f is not None)
 
 

@@ -148,3 +148,11 @@ def test_concurrent_runs_and_workers_share_the_cache_safely(project):
     replayed = _run(project, "models", "-j", "2")
     assert _built(replayed) == set() and replayed.stdout == outputs[0]
     assert _run(project, "models", "--no-cache").stdout == outputs[0]
+
+
+def test_a_broken_configuration_is_still_one_line_and_exit_2_with_the_cache_on(project):
+    (project / "pyproject.toml").write_text("[tool.actlint]\nselect = [\n")
+    proc = _run(project, "models")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == ["actlint: error: pyproject.toml: invalid TOML: Invalid value (at end of document)"]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
